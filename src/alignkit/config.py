@@ -1,0 +1,279 @@
+"""Stage configs: pydantic models composed of shared parts, read from YAML and dotted CLI overrides.
+
+Precedence, lowest first: field defaults < the run directory's saved config.yaml (with --resume)
+< --config FILE < command-line options. Every key is reachable as `--section.key VALUE`;
+the common ones also have short flags (`--lr` is `--optim.lr`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from alignkit.errors import UserError
+
+
+class Section(BaseModel):
+    """A config part: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, protected_namespaces=())
+
+
+class ModelConfig(Section):
+    name_or_path: str = Field(
+        "tiny", description="named size (tiny, small, gpt2-124m) built from scratch, or a local HF checkpoint dir"
+    )
+    tokenizer: str | None = Field(
+        None, description="tokenizer dir; default: the checkpoint's own, or one trained on the data"
+    )
+    vocab_size: int = Field(8192, gt=256, description="vocabulary size of a newly trained tokenizer")
+    attn_implementation: str = Field("sdpa", description="attention kernel: sdpa, eager (or flash_attention_2)")
+
+
+class DataConfig(Section):
+    path: str = Field("demo", description="file or directory of training data; 'demo' is the embedded corpus")
+    text_field: str | None = Field(None, description="field holding the text; default: text, else content")
+    max_length: int = Field(256, gt=1, description="tokens per training row (context length)")
+    eval_path: str | None = Field(None, description="held-out data; default: a split of the training data")
+    eval_fraction: float = Field(0.02, ge=0, lt=1, description="share of documents held out when no eval_path")
+
+
+class OptimConfig(Section):
+    lr: float = Field(1e-3, gt=0, description="peak learning rate")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay (not on norms and biases)")
+    beta1: float = Field(0.9, ge=0, lt=1, description="AdamW beta1")
+    beta2: float = Field(0.95, ge=0, lt=1, description="AdamW beta2")
+    eps: float = Field(1e-8, gt=0, description="AdamW epsilon")
+    warmup_steps: int = Field(20, ge=0, description="linear warmup steps")
+    schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="decay after warmup")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final lr as a share of the peak")
+    grad_clip: float = Field(1.0, ge=0, description="clip the global grad norm to this (0: off)")
+
+
+class RunConfig(Section):
+    output_dir: str = Field("runs/pretrain", description="run directory")
+    max_steps: int | None = Field(None, gt=0, description="optimizer steps; default: from epochs")
+    epochs: float = Field(1.0, gt=0, description="passes over the training data when max_steps is unset")
+    batch_size: int = Field(32, gt=0, description="global batch: rows in one optimizer step, all processes")
+    micro_batch_size: int = Field(8, gt=0, description="rows one process runs in one forward pass")
+    seed: int = Field(0, description="seed of data order, initialisation and sampling")
+    save_every: int = Field(200, ge=0, description="checkpoint every N steps (0: only at the end)")
+    keep_last: int = Field(2, gt=0, description="complete checkpoints kept")
+    log_every: int = Field(10, gt=0, description="write metrics every N steps")
+    eval_every: int = Field(100, ge=0, description="evaluate every N steps (0: only at the end)")
+    eval_batches: int = Field(20, gt=0, description="micro-batches per evaluation")
+    resume: bool = Field(False, description="continue the run in output_dir from its newest checkpoint")
+    overwrite: bool = Field(False, description="replace a non-empty output_dir")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 autocast on GPU, fp32 on CPU")
+    peak_tflops: float | None = Field(
+        None, gt=0, description="peak TFLOP/s for MFU; default: measured fp32 matmul (CPU) or the GPU's bf16 peak"
+    )
+    plots: bool = Field(True, description="write PNG curves to plots/")
+    progress: bool = Field(True, description="show a progress bar on a terminal")
+
+
+class PretrainConfig(Section):
+    """Next-token prediction on raw text, from scratch or continued from a checkpoint."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+
+SHORT_FLAGS: dict[str, str] = {
+    "model": "model.name_or_path",
+    "data": "data.path",
+    "output-dir": "run.output_dir",
+    "max-steps": "run.max_steps",
+    "epochs": "run.epochs",
+    "batch-size": "run.batch_size",
+    "micro-batch-size": "run.micro_batch_size",
+    "max-length": "data.max_length",
+    "lr": "optim.lr",
+    "seed": "run.seed",
+    "save-every": "run.save_every",
+    "log-every": "run.log_every",
+    "eval-every": "run.eval_every",
+    "resume": "run.resume",
+    "overwrite": "run.overwrite",
+}
+
+
+def fields_of(config_cls: type[BaseModel], prefix: str = "") -> dict[str, Any]:
+    """Every leaf key of a config class as `section.key` -> pydantic FieldInfo."""
+    leaves: dict[str, Any] = {}
+    for name, info in config_cls.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            leaves.update(fields_of(annotation, f"{prefix}{name}."))
+        else:
+            leaves[f"{prefix}{name}"] = info
+    return leaves
+
+
+def _is_bool(info: Any) -> bool:
+    return info.annotation is bool
+
+
+def _is_list(info: Any) -> bool:
+    annotation = info.annotation
+    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    return any(typing.get_origin(c) in (list, tuple) for c in candidates)
+
+
+def _unknown_key(key: str, valid: list[str], where: str) -> UserError:
+    names = valid + list(SHORT_FLAGS)
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+    if not close:  # match on the last part, e.g. "learning_rate" vs "optim.lr"
+        tail = key.split(".")[-1]
+        close = [v for v in valid if difflib.get_close_matches(tail, [v.split(".")[-1]], cutoff=0.6)][:3]
+    hint = f"; did you mean {', '.join('--' + c for c in close)}?" if close else "; see --help for the valid keys"
+    return UserError(f"{where}unknown config key '{key}'{hint}")
+
+
+def _parse_value(raw: str, info: Any) -> Any:
+    """CLI strings go to pydantic, which converts numbers and booleans; lists and null parse as YAML."""
+    if raw.lower() in ("null", "none", "~") and not info.is_required():
+        return None
+    if _is_list(info):
+        return yaml.safe_load(raw) if raw.startswith("[") else [s for s in raw.split(",") if s]
+    return raw
+
+
+def parse_cli(args: list[str], config_cls: type[BaseModel]) -> tuple[dict[str, Any], str | None]:
+    """`--section.key value` / `--key=value` / short flags -> (flat overrides, --config path)."""
+    valid = fields_of(config_cls)
+    overrides: dict[str, Any] = {}
+    config_file: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("--"):
+            raise UserError(f"unexpected argument '{arg}'; options look like --optim.lr 3e-4")
+        name, has_value, inline = arg[2:].partition("=")
+        if name == "config":
+            if not has_value and i + 1 >= len(args):
+                raise UserError("--config needs a YAML file")
+            config_file = inline if has_value else args[i + 1]
+            i += 1 if has_value else 2
+            continue
+        key = SHORT_FLAGS.get(name, name)
+        key = ".".join(part.replace("-", "_") for part in key.split("."))
+        if key not in valid:
+            raise _unknown_key(name, list(valid), "")
+        info = valid[key]
+        if has_value:
+            value, i = inline, i + 1
+        elif _is_bool(info) and (i + 1 >= len(args) or args[i + 1].startswith("--")):
+            value, i = "true", i + 1
+        elif i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+        else:
+            raise UserError(f"option --{name} needs a value ({_type_name(info)})")
+        overrides[key] = _parse_value(value, info)
+    return overrides, config_file
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def read_yaml(path: str | Path, config_cls: type[BaseModel]) -> dict[str, Any]:
+    """A YAML config file -> flat `section.key` dict; unknown keys name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found")
+    try:
+        tree = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise UserError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(tree, dict):
+        raise UserError(f"{path}: expected a mapping of config sections, got {type(tree).__name__}")
+    flat = _flatten(tree)
+    valid = fields_of(config_cls)
+    for key in flat:
+        if key not in valid:
+            raise _unknown_key(key, list(valid), f"{path}: ")
+    return flat
+
+
+def _type_name(info: Any) -> str:
+    annotation = info.annotation
+    if typing.get_origin(annotation) is Literal:
+        return "|".join(str(a) for a in typing.get_args(annotation))
+    if isinstance(annotation, types.UnionType):
+        return "|".join(getattr(a, "__name__", str(a)).replace("NoneType", "none") for a in typing.get_args(annotation))
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def validate(config_cls: type[BaseModel], flat: dict[str, Any], source: str = "config key") -> Any:
+    """Flat overrides -> a validated config; the first error names its key and what was expected."""
+    try:
+        return config_cls.model_validate(_nest(flat))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(p) for p in error["loc"])
+        got = error.get("input")
+        raise UserError(f"{source} {key}: {error['msg'].lower()} (got {got!r})") from None
+
+
+def resolve(config_cls: type[BaseModel], args: list[str]) -> Any:
+    """Command-line arguments -> the fully resolved stage config (see the module docstring)."""
+    cli, config_file = parse_cli(args, config_cls)
+    from_file = read_yaml(config_file, config_cls) if config_file else {}
+    config = validate(config_cls, {**from_file, **cli})
+    saved = Path(config.run.output_dir) / "config.yaml"
+    if config.run.resume and saved.is_file():
+        base = read_yaml(saved, config_cls)
+        base.pop("run.resume", None)
+        base.pop("run.overwrite", None)
+        config = validate(config_cls, {**base, **from_file, **cli})
+    return config
+
+
+def dump(config: BaseModel) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def help_rows(config_cls: type[BaseModel]) -> list[tuple[str, str, str, str, str]]:
+    """(option, short flag, type, default, doc) for every key, for `alignkit STAGE --help`."""
+    valid = fields_of(config_cls)
+    defaults = _flatten(config_cls().model_dump(mode="json"))
+    short_for = {v: k for k, v in SHORT_FLAGS.items()}
+    return [
+        (
+            f"--{key}",
+            f"--{short_for[key]}" if key in short_for else "",
+            _type_name(info),
+            repr(defaults.get(key)),
+            info.description or "",
+        )
+        for key, info in valid.items()
+    ]

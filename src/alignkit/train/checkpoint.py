@@ -1,0 +1,134 @@
+"""Run directories and checkpoints: atomic save, exact resume.
+
+A checkpoint is written to `checkpoints/.tmp-step-N/`, flushed to disk, marked COMPLETE, and
+only then renamed to `checkpoints/step-N/`. A rename is atomic, so a run killed at any moment
+leaves either the whole checkpoint or no `step-N` at all; leftover temp dirs are ignored and removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from alignkit.errors import UserError
+
+COMPLETE = "COMPLETE"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+def check_output_dir(output_dir: str | Path, resume: bool, overwrite: bool) -> Path:
+    """Refuse to clobber: a non-empty run directory needs --resume or --overwrite."""
+    path = Path(output_dir)
+    if resume and overwrite:
+        raise UserError("run.resume and run.overwrite: choose one")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: output_dir exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (resume or overwrite):
+        raise UserError(f"{path}: output directory is not empty; pass --resume to continue it or --overwrite")
+    return path
+
+
+def clear_dir(path: Path) -> None:
+    for child in path.iterdir():
+        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(root)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def complete_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, dir) of every complete checkpoint, oldest first."""
+    root = Path(run_dir) / "checkpoints"
+    found = []
+    if root.is_dir():
+        for child in root.iterdir():
+            match = _STEP_DIR.match(child.name)
+            if match and (child / COMPLETE).is_file():
+                found.append((int(match.group(1)), child))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = complete_checkpoints(run_dir)
+    return found[-1][1] if found else None
+
+
+def remove_torn(run_dir: Path) -> None:
+    """Temp dirs left by a run killed while saving are never complete: delete them."""
+    root = Path(run_dir) / "checkpoints"
+    if root.is_dir():
+        for child in root.iterdir():
+            if child.name.startswith(".tmp-"):
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def begin_checkpoint(run_dir: Path, step: int) -> Path:
+    tmp = Path(run_dir) / "checkpoints" / f".tmp-step-{step}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def finish_checkpoint(tmp: Path, state: dict[str, Any], keep_last: int) -> Path:
+    """Flush, mark complete, rename into place, then prune old checkpoints."""
+    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
+    _fsync_tree(tmp)
+    (tmp / COMPLETE).write_text("")
+    _fsync_tree(tmp)
+    final = tmp.with_name(f"step-{state['step']}")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    for _, old in complete_checkpoints(final.parent.parent)[:-keep_last]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_weights(model: torch.nn.Module, directory: Path) -> None:
+    """Only trainable-state tensors; safetensors' save_model handles tied (shared) weights."""
+    from safetensors.torch import save_model
+
+    save_model(model, str(directory / "model.safetensors"))
+
+
+def load_weights(model: torch.nn.Module, directory: Path) -> None:
+    from safetensors.torch import load_model
+
+    load_model(model, str(directory / "model.safetensors"), strict=True)

@@ -1,0 +1,339 @@
+"""THE training loop. Every stage builds a Task (data + model + loss) and calls `run`.
+
+The loop owns what every stage shares: the optimizer and its schedule, gradient accumulation with
+the loss normalised by the learning units (tokens, pairs, ...) of the whole optimizer step across
+micro-batches and processes, clipping, precision, evaluation, checkpoints with exact resume,
+metrics and the progress display. A stage never re-implements any of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from alignkit import config as config_mod
+from alignkit.errors import TrainingError
+from alignkit.train import checkpoint, distributed
+from alignkit.train.distributed import DistInfo
+from alignkit.train.metrics import MetricsLog, Progress, format_duration, peak_flops, plot_curves
+
+
+@dataclass
+class MicroBatch:
+    """What one process runs in one forward pass, with the counts the loop normalises by.
+
+    units: learning units in this micro-batch (tokens with a label, or pairs, ...): the loss of the
+    optimizer step is sum(loss) / sum(units) over all micro-batches of all processes.
+    tokens: input tokens processed (for tokens/s and MFU).
+    """
+
+    tensors: dict[str, torch.Tensor]
+    units: int
+    tokens: int
+
+
+class Task(Protocol):
+    """What a stage hands to the loop (a Protocol: stages share an interface, not a base class)."""
+
+    model: torch.nn.Module  # the module being optimised
+    tokenizer: Any  # saved with every checkpoint and with final/
+    total_steps: int
+    flops_per_token: float  # training FLOPs per input token, for MFU (0: not reported)
+
+    def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
+        """This process's micro-batches for optimizer step `step` (1-based). Must depend only on
+        the step (and the task's saved state), so that a resumed run sees the same data."""
+        ...
+
+    def loss(self, model: torch.nn.Module, batch: MicroBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(summed loss over the batch's units, extra summed metrics to log per unit)."""
+        ...
+
+    def evaluate(self, model: torch.nn.Module, dist: DistInfo) -> dict[str, float]:
+        """Held-out metrics named eval_*; every process calls it (it may shard the work)."""
+        ...
+
+    def save_final(self, model: torch.nn.Module, directory: Path) -> None:
+        """Write the stage's deliverable in Hugging Face format."""
+        ...
+
+
+@dataclass
+class Env:
+    """Where a run happens: processes, device, precision and run directory (checked, not yet written)."""
+
+    dist: DistInfo
+    run_dir: Path
+    config: Any
+    resume_from: Path | None
+    autocast_dtype: torch.dtype | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def resuming(self) -> bool:
+        return self.config.run.resume and self.run_dir.is_dir()
+
+
+def setup(config: Any) -> Env:
+    """Join the process group, pick device and precision, check the run directory, seed everything.
+
+    Nothing is written yet: a stage reads and validates its data first, so bad input leaves no
+    half-made run directory behind.
+    """
+    run = config.run
+    info = distributed.setup(run.device)
+    run_dir = checkpoint.check_output_dir(run.output_dir, run.resume, run.overwrite)
+    resume_from = checkpoint.latest_checkpoint(run_dir) if run.resume else None
+    if run.precision == "bf16" or (run.precision == "auto" and info.device.type == "cuda"):
+        autocast_dtype = torch.bfloat16
+    else:
+        autocast_dtype = None
+    seed_everything(run.seed)
+    return Env(info, run_dir, config, resume_from, autocast_dtype)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def accumulation_steps(batch_size: int, micro_batch_size: int, world_size: int) -> int:
+    """Micro-batches per process per optimizer step, so that one step sees `batch_size` rows."""
+    from alignkit.errors import UserError
+
+    per_step = micro_batch_size * world_size
+    if batch_size % per_step:
+        raise UserError(
+            f"run.batch_size {batch_size} must be a multiple of run.micro_batch_size x processes "
+            f"({micro_batch_size} x {world_size} = {per_step})"
+        )
+    return batch_size // per_step
+
+
+def build_optimizer(model: torch.nn.Module, optim: Any, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not norms, biases or 1-D gains); fused where supported."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.dim() >= 2 else no_decay).append(param)
+    groups = [
+        {"params": decay, "weight_decay": optim.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    kwargs = dict(lr=optim.lr, betas=(optim.beta1, optim.beta2), eps=optim.eps)
+    try:
+        return torch.optim.AdamW(groups, fused=True, **kwargs)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, **kwargs)
+
+
+def lr_factor(step: int, total: int, optim: Any) -> float:
+    """Multiplier of the peak lr at optimizer step `step` (0-based): linear warmup, then decay."""
+    warmup = min(optim.warmup_steps, max(total - 1, 0))
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    if optim.schedule == "constant" or total <= warmup + 1:
+        return 1.0
+    progress = min((step - warmup) / (total - warmup - 1), 1.0)
+    shape = 0.5 * (1 + math.cos(math.pi * progress)) if optim.schedule == "cosine" else 1 - progress
+    return optim.min_lr_ratio + (1 - optim.min_lr_ratio) * shape
+
+
+def _autocast(env: Env):
+    if env.autocast_dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=env.dist.device.type, dtype=env.autocast_dtype)
+
+
+def _to_device(batch: MicroBatch, device: torch.device) -> MicroBatch:
+    if device.type == "cpu":
+        return batch
+    tensors = {k: v.to(device, non_blocking=True) for k, v in batch.tensors.items()}
+    return MicroBatch(tensors, batch.units, batch.tokens)
+
+
+def _prepare_run_dir(env: Env, task: Task) -> None:
+    """First writes of a run: clear (--overwrite), config.yaml, tokenizer."""
+    if not env.dist.is_main:
+        return
+    run_dir = env.run_dir
+    if env.config.run.overwrite and run_dir.is_dir():
+        checkpoint.clear_dir(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint.remove_torn(run_dir)
+    tmp = run_dir / ".config.yaml.tmp"
+    tmp.write_text(config_mod.dump(env.config), encoding="utf-8")
+    os.replace(tmp, run_dir / "config.yaml")
+    if task.tokenizer is not None and not (run_dir / "tokenizer").is_dir():
+        from alignkit.models.tokenizer import save_atomically
+
+        save_atomically(task.tokenizer, run_dir / "tokenizer")
+
+
+def _save_checkpoint(env: Env, task: Task, model, optimizer, scheduler, step: int, extra: dict) -> Path | None:
+    if env.dist.is_main:
+        checkpoint.begin_checkpoint(env.run_dir, step)
+    distributed.barrier()
+    tmp = env.run_dir / "checkpoints" / f".tmp-step-{step}"
+    torch.save(checkpoint.rng_state(), tmp / f"rng-rank{env.dist.rank}.pt")
+    final = None
+    if env.dist.is_main:
+        checkpoint.save_weights(distributed.unwrap(model), tmp)
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        task_state = task.state_dict() if hasattr(task, "state_dict") else {}
+        torch.save(task_state, tmp / "task_state.pt")
+    distributed.barrier()
+    if env.dist.is_main:
+        state = {"step": step, "world_size": env.dist.world_size, **extra}
+        final = checkpoint.finish_checkpoint(tmp, state, env.config.run.keep_last)
+    distributed.barrier()
+    return final
+
+
+def _load_checkpoint(env: Env, task: Task, model, optimizer, scheduler) -> dict[str, Any]:
+    directory = env.resume_from
+    checkpoint.load_weights(distributed.unwrap(model), directory)
+    optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=False))
+    scheduler.load_state_dict(torch.load(directory / "scheduler.pt", weights_only=False))
+    if hasattr(task, "load_state_dict"):
+        task.load_state_dict(torch.load(directory / "task_state.pt", weights_only=False))
+    rng_file = directory / f"rng-rank{env.dist.rank}.pt"
+    if not rng_file.exists():  # resumed at another world size
+        rng_file = directory / "rng-rank0.pt"
+    checkpoint.set_rng_state(torch.load(rng_file, weights_only=False))
+    return json.loads((directory / "trainer_state.json").read_text())
+
+
+def run(env: Env, task: Task) -> Path:
+    """Train `task.model` for `task.total_steps` optimizer steps; returns the final/ directory."""
+    run_cfg, optim_cfg = env.config.run, env.config.optim
+    info = env.dist
+    accumulation = accumulation_steps(run_cfg.batch_size, run_cfg.micro_batch_size, info.world_size)
+    _prepare_run_dir(env, task)
+    distributed.barrier()
+
+    model = task.model.to(info.device)
+    optimizer = build_optimizer(model, optim_cfg, info.device)
+    total = task.total_steps
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, optim_cfg))
+    start_step, elapsed_before, tokens_before = 0, 0.0, 0
+    if env.resume_from is not None:
+        state = _load_checkpoint(env, task, model, optimizer, scheduler)
+        start_step, elapsed_before, tokens_before = state["step"], state["elapsed_s"], state["tokens"]
+    train_model = distributed.wrap(model, info)
+
+    log = MetricsLog(env.run_dir, info.is_main, start_step if env.resuming else None)
+    progress = Progress(total, start_step, info.is_main and run_cfg.progress, env.run_dir.name)
+    peak, peak_source = peak_flops(info.device, run_cfg.peak_tflops)
+    if env.resume_from is not None:
+        progress.note(f"resumed from {env.resume_from} (step {start_step})")
+    progress.note(
+        f"{total} steps x {run_cfg.batch_size} rows ({info.world_size} process(es) x {run_cfg.micro_batch_size}"
+        f" x {accumulation} accumulation) on {info.device}, "
+        f"{'bf16 autocast' if env.autocast_dtype else 'fp32'}; MFU against {peak / 1e12:.2f} TFLOP/s ({peak_source})"
+    )
+
+    window_start, window_tokens = time.perf_counter(), 0
+    run_start = time.perf_counter()
+    tokens_seen = tokens_before
+    try:
+        for step in range(start_step + 1, total + 1):
+            train_model.train()
+            batches = task.micro_batches(step, info)
+            if len(batches) != accumulation:
+                raise TrainingError(f"step {step}: task gave {len(batches)} micro-batches, expected {accumulation}")
+            counts = torch.tensor([sum(b.units for b in batches), sum(b.tokens for b in batches)], dtype=torch.float64)
+            global_units, global_tokens = distributed.all_reduce_sum(counts).tolist()
+            loss_total = torch.zeros((), dtype=torch.float64, device=info.device)
+            metric_totals: dict[str, torch.Tensor] = {}
+            for index, batch in enumerate(batches):
+                batch = _to_device(batch, info.device)
+                last = index == len(batches) - 1
+                sync = contextlib.nullcontext() if last or info.world_size == 1 else train_model.no_sync()
+                with sync:
+                    with _autocast(env):
+                        loss_sum, extra = task.loss(train_model, batch)
+                    # DDP averages gradients over processes, hence x world_size: the result is
+                    # d(sum of losses of the whole step) / (units of the whole step).
+                    (loss_sum * (info.world_size / max(global_units, 1))).backward()
+                loss_total += loss_sum.detach().double()
+                for key, value in extra.items():
+                    metric_totals[key] = metric_totals.get(key, 0) + value.detach().double()
+            step_loss = distributed.all_reduce_sum(loss_total).item() / max(global_units, 1)
+            if not math.isfinite(step_loss):
+                saved = checkpoint.latest_checkpoint(env.run_dir)
+                raise TrainingError(
+                    f"loss is {step_loss} at step {step}; stopped. Last good checkpoint: {saved or 'none'}"
+                )
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                model.parameters(), optim_cfg.grad_clip if optim_cfg.grad_clip > 0 else float("inf")
+            )
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            tokens_seen += int(global_tokens)
+            window_tokens += int(global_tokens)
+
+            record = None
+            if step % run_cfg.log_every == 0 or step == total:
+                now = time.perf_counter()
+                tokens_per_s = window_tokens / max(now - window_start, 1e-9)
+                record = {"step": step, "loss": step_loss, "lr": lr, "grad_norm": float(grad_norm)}
+                for key, value in metric_totals.items():
+                    record[key] = distributed.all_reduce_sum(value).item() / max(global_units, 1)
+                record["tokens_per_s"] = tokens_per_s
+                if task.flops_per_token:
+                    record["mfu"] = task.flops_per_token * tokens_per_s / peak
+                record["tokens"] = tokens_seen
+                record["elapsed_s"] = elapsed_before + now - run_start
+                log.write(record)
+                window_start, window_tokens = time.perf_counter(), 0
+            progress.update(step, record)
+
+            # Evaluate before saving, so a checkpoint at step N covers every metrics line of step N.
+            if (run_cfg.eval_every and step % run_cfg.eval_every == 0) or step == total:
+                _evaluate(env, task, train_model, step, log, progress)
+                window_start = time.perf_counter()
+            if (run_cfg.save_every and step % run_cfg.save_every == 0) or step == total:
+                extra_state = {"elapsed_s": elapsed_before + time.perf_counter() - run_start, "tokens": tokens_seen}
+                _save_checkpoint(env, task, train_model, optimizer, scheduler, step, extra_state)
+                window_start = time.perf_counter()
+    finally:
+        progress.close()
+
+    final_dir = env.run_dir / "final"
+    if info.is_main:
+        tmp = env.run_dir / ".final.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        task.save_final(model, tmp)
+        shutil.rmtree(final_dir, ignore_errors=True)
+        os.replace(tmp, final_dir)
+        if run_cfg.plots:
+            plot_curves(env.run_dir)
+        wall = format_duration(time.perf_counter() - run_start + elapsed_before)
+        progress.note(f"done in {wall}: {final_dir}")
+    distributed.barrier()
+    return final_dir
+
+
+def _evaluate(env: Env, task: Task, model, step: int, log: MetricsLog, progress: Progress) -> None:
+    model.eval()
+    with torch.no_grad(), _autocast(env):
+        metrics = task.evaluate(distributed.unwrap(model), env.dist)
+    if metrics:
+        log.write({"step": step, **metrics})
+        progress.note(f"eval at step {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
