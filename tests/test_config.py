@@ -68,5 +68,5 @@ def test_resume_starts_from_the_saved_config(tmp_path):
 def test_help_lists_every_key_with_default():
     rows = cfg.help_rows(cfg.PretrainConfig)
     options = {row[0]: row for row in rows}
-    assert options["--optim.lr"][1] == "--lr" and options["--optim.lr"][3] == "0.001"
+    assert options["--optim.lr"][1] == "--lr" and options["--optim.lr"][3] == "0.003"
     assert set(cfg.SHORT_FLAGS.values()) <= {row[0][2:] for row in rows}

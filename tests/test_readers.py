@@ -43,6 +43,7 @@ def test_a_directory_reads_every_file_in_order(tmp_path):
 
 def test_datasets_save_to_disk_directory(tmp_path):
     import datasets  # a test-only dependency: the reader itself needs only pyarrow
+
     datasets.Dataset.from_list(RECORDS).save_to_disk(str(tmp_path / "ds"))
     assert [text_of(r) for r in read_rows(tmp_path / "ds")] == [r["text"] for r in RECORDS]
     datasets.DatasetDict({"train": datasets.Dataset.from_list(RECORDS)}).save_to_disk(str(tmp_path / "dd"))

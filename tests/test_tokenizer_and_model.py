@@ -34,6 +34,7 @@ def test_named_sizes_build_llama_models_in_their_size_class(tmp_path):
     tiny = load.build_causal_lm("tiny", tokenizer, max_length=64)
     assert tiny.config.model_type == "llama"
     assert tiny.config.pad_token_id == tokenizer.pad_token_id != tokenizer.eos_token_id
+
     # sizes with the default 8k vocabulary: the embedding count scales with the vocabulary
     def size(name):
         shape = load.NAMED_CONFIGS[name]

@@ -84,8 +84,10 @@ class PretrainConfig(Section):
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
-    run: RunConfig = Field(default_factory=RunConfig)
+    # Defaults tuned for the tiny model on the embedded corpus (about 3 minutes on 2 CPU cores);
+    # larger models want a lower lr (configs/pretrain.yaml: small at 6e-4).
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=3e-3))
+    run: RunConfig = Field(default_factory=lambda: RunConfig(batch_size=16, epochs=2, eval_every=50))
 
 
 SHORT_FLAGS: dict[str, str] = {

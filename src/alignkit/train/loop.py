@@ -236,7 +236,7 @@ def run(env: Env, task: Task) -> Path:
     train_model = distributed.wrap(model, info)
 
     log = MetricsLog(env.run_dir, info.is_main, start_step if env.resuming else None)
-    progress = Progress(total, start_step, info.is_main and run_cfg.progress, env.run_dir.name)
+    progress = Progress(total, start_step, run_cfg.progress, env.run_dir.name, info.is_main)
     peak, peak_source = peak_flops(info.device, run_cfg.peak_tflops)
     if env.resume_from is not None:
         progress.note(f"resumed from {env.resume_from} (step {start_step})")

@@ -56,14 +56,14 @@ def format_duration(seconds: float) -> str:
 class Progress:
     """A rich progress bar on a terminal; plain lines every log step elsewhere (CI logs)."""
 
-    def __init__(self, total: int, start: int, enabled: bool, label: str):
+    def __init__(self, total: int, start: int, enabled: bool, label: str, is_main: bool = True):
         from rich.console import Console
 
         self.console = Console(stderr=True, soft_wrap=True)
         self.total, self.start_step, self.label = total, start, label
         self.started = time.perf_counter()
         self.bar = None
-        if enabled and self.console.is_terminal:
+        if enabled and is_main and self.console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(
@@ -76,7 +76,8 @@ class Progress:
             )
             self.task = self.bar.add_task(label, total=total, completed=start, info="")
             self.bar.start()
-        self.enabled = enabled
+        self.enabled = enabled and is_main
+        self.is_main = is_main
 
     def update(self, step: int, record: dict[str, Any] | None) -> None:
         if not self.enabled:
@@ -92,7 +93,8 @@ class Progress:
             self.console.print(f"{self.label} step {step}/{self.total}  {info}  eta {format_duration(eta)}")
 
     def note(self, message: str) -> None:
-        if self.enabled:
+        """Start, eval and end lines: printed by the main process even when the bar is off."""
+        if self.is_main:
             self.console.print(message)
 
     def close(self) -> None:
