@@ -52,7 +52,7 @@ TINY_ARGS = [
 ]  # fmt: skip
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd=None) -> subprocess.CompletedProcess:
     """`python -m alignkit ARGS` in a subprocess, as a user would run it."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run(
@@ -61,4 +61,5 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
         text=True,
         env=full_env,
         timeout=timeout,
+        cwd=cwd,
     )

@@ -70,3 +70,11 @@ def test_help_lists_every_key_with_default():
     options = {row[0]: row for row in rows}
     assert options["--optim.lr"][1] == "--lr" and options["--optim.lr"][3] == "0.003"
     assert set(cfg.SHORT_FLAGS.values()) <= {row[0][2:] for row in rows}
+
+
+def test_overriding_one_key_keeps_the_stage_defaults_of_its_section():
+    stage_default = cfg.PretrainConfig().run
+    assert stage_default.batch_size != cfg.RunConfig().batch_size  # the stage has its own default
+    config = cfg.resolve(cfg.PretrainConfig, ["--run.progress", "false", "--optim.beta1", "0.8"])
+    assert config.run.batch_size == stage_default.batch_size and config.run.epochs == stage_default.epochs
+    assert config.optim.lr == cfg.PretrainConfig().optim.lr

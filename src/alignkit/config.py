@@ -237,8 +237,11 @@ def _type_name(info: Any) -> str:
 
 def validate(config_cls: type[BaseModel], flat: dict[str, Any], source: str = "config key") -> Any:
     """Flat overrides -> a validated config; the first error names its key and what was expected."""
+    # Start from the stage's own defaults, so overriding one key of a section keeps the stage's
+    # defaults for the others (a stage may default a section differently from the shared part).
+    merged = {**_flatten(config_cls().model_dump()), **flat}
     try:
-        return config_cls.model_validate(_nest(flat))
+        return config_cls.model_validate(_nest(merged))
     except ValidationError as exc:
         error = exc.errors()[0]
         key = ".".join(str(p) for p in error["loc"])

@@ -309,7 +309,13 @@ def run(env: Env, task: Task) -> Path:
                 _evaluate(env, task, train_model, step, log, progress)
                 window_start = time.perf_counter()
             if (run_cfg.save_every and step % run_cfg.save_every == 0) or step == total:
-                extra_state = {"elapsed_s": elapsed_before + time.perf_counter() - run_start, "tokens": tokens_seen}
+                extra_state = {
+                    "elapsed_s": elapsed_before + time.perf_counter() - run_start,
+                    "tokens": tokens_seen,
+                    # data position: the task's order is a function of the step, so rows consumed
+                    # = step x global batch; recorded to be read, the resume needs only the step
+                    "rows_seen": step * run_cfg.batch_size,
+                }
                 _save_checkpoint(env, task, train_model, optimizer, scheduler, step, extra_state)
                 window_start = time.perf_counter()
     finally:
