@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from alignkit.config import PretrainConfig, resolve
-from alignkit.models.load import build_causal_lm
+from alignkit.models.load import build_causal_lm, train_flops_per_token
 from alignkit.stages import pretrain
 from alignkit.train.loop import build_optimizer
 from alignkit.train.metrics import peak_flops, read_metrics
@@ -109,9 +109,7 @@ def main() -> None:
             ours.append(rate)
             mfus.append(mfu)
         model = build_causal_lm(size, tokenizer, args.max_length)
-        flops_token = 6 * model.num_parameters() + 12 * model.config.num_hidden_layers * model.config.hidden_size * (
-            args.max_length
-        )
+        flops_token = train_flops_per_token(model, args.max_length)
         row = {
             "size": size,
             "parameters_m": round(model.num_parameters() / 1e6, 1),

@@ -93,5 +93,13 @@ def fit_embeddings(model, tokenizer) -> None:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
+def train_flops_per_token(model, seq_len: int) -> float:
+    """Training FLOPs per input token (PaLM appendix B): 6 N for the matmuls of forward and backward
+    over all N parameters (the tied embedding counts once, as the output layer), plus 12 L H T for
+    attention scores and values at sequence length T."""
+    body = model.config
+    return 6 * model.num_parameters() + 12 * body.num_hidden_layers * body.hidden_size * seq_len
+
+
 def count_parameters(model, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

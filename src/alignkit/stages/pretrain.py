@@ -77,9 +77,7 @@ class PretrainTask:
             self.total_steps = run.max_steps
         else:
             self.total_steps = max(1, math.ceil(run.epochs * len(train_rows) / run.batch_size))
-        seq = train_rows.shape[1] - 1
-        body = model.config
-        self.flops_per_token = 6 * model.num_parameters() + 12 * body.num_hidden_layers * body.hidden_size * seq
+        self.flops_per_token = load.train_flops_per_token(model, seq_len=train_rows.shape[1] - 1)
         self._epoch_cache: tuple[int, torch.Tensor] | None = None
 
     def _order(self, epoch: int) -> torch.Tensor:

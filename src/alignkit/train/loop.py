@@ -15,7 +15,7 @@ import os
 import random
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,7 +78,6 @@ class Env:
     config: Any
     resume_from: Path | None
     autocast_dtype: torch.dtype | None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def resuming(self) -> bool:

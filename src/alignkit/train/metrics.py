@@ -63,7 +63,8 @@ class Progress:
         self.total, self.start_step, self.label = total, start, label
         self.started = time.perf_counter()
         self.bar = None
-        if enabled and is_main and self.console.is_terminal:
+        self.enabled, self.is_main = enabled and is_main, is_main
+        if self.enabled and self.console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(
@@ -76,8 +77,6 @@ class Progress:
             )
             self.task = self.bar.add_task(label, total=total, completed=start, info="")
             self.bar.start()
-        self.enabled = enabled and is_main
-        self.is_main = is_main
 
     def update(self, step: int, record: dict[str, Any] | None) -> None:
         if not self.enabled:
