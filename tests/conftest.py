@@ -63,3 +63,23 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300, cwd=None)
         timeout=timeout,
         cwd=cwd,
     )
+
+
+def build_tiny_model(path: Path, max_length: int = 256, seed: int = 0) -> Path:
+    """A random tiny Llama with a tokenizer trained on `make_documents` (ChatML template), saved to `path`."""
+    import torch
+
+    from alignkit.models import load
+    from alignkit.models.tokenizer import train_tokenizer
+
+    tokenizer = train_tokenizer(make_documents(200), 512)
+    torch.manual_seed(seed)
+    model = load.build_causal_lm("tiny", tokenizer, max_length=max_length)
+    tokenizer.save_pretrained(path)
+    model.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")

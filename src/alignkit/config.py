@@ -27,7 +27,9 @@ class Section(BaseModel):
 
 class ModelConfig(Section):
     name_or_path: str = Field(
-        "tiny", description="named size (tiny, small, gpt2-124m) built from scratch, or a local HF checkpoint dir"
+        "tiny",
+        description="named size (tiny, small, gpt2-124m) built from scratch, a local HF checkpoint dir, "
+        "or demo (the demo pretrained model, trained first if missing)",
     )
     tokenizer: str | None = Field(
         None, description="tokenizer dir; default: the checkpoint's own, or one trained on the data"
@@ -88,6 +90,44 @@ class PretrainConfig(Section):
     # larger models want a lower lr (configs/pretrain.yaml: small at 6e-4).
     optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=3e-3))
     run: RunConfig = Field(default_factory=lambda: RunConfig(batch_size=16, epochs=2, eval_every=50))
+
+
+class SFTDataConfig(Section):
+    path: str = Field("demo", description="file or directory of chat data; 'demo' is the embedded customer-service set")
+    format: Literal["auto", "prompt_answer", "messages", "alpaca", "sharegpt"] = Field(
+        "auto", description="row format; auto detects it from each row's fields"
+    )
+    max_length: int = Field(512, gt=1, description="tokens per example at most (older turns, then the end, are cut)")
+    train_on: Literal["all_turns", "last_turn"] = Field(
+        "all_turns", description="which assistant turns of a multi-turn chat learn"
+    )
+    packing: bool = Field(True, description="padding-free packing of a micro-batch into one row (false: padded rows)")
+    eval_path: str | None = Field(None, description="held-out data; default: a split of the training data")
+    eval_fraction: float = Field(0.05, ge=0, lt=1, description="share of examples held out when no eval_path")
+
+
+class LoraConfig(Section):
+    r: int = Field(0, ge=0, description="LoRA rank; 0 trains every weight (full fine-tuning)")
+    alpha: float = Field(32.0, gt=0, description="LoRA scaling numerator (the update is scaled by alpha / r)")
+    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA branch")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["all-linear"], description="modules that get adapters; all-linear: every body linear"
+    )
+
+
+class SFTConfig(Section):
+    """Supervised fine-tuning on prompt/answer pairs and chats: only assistant tokens learn."""
+
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(name_or_path="demo"))
+    data: SFTDataConfig = Field(default_factory=SFTDataConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    # Defaults tuned for the tiny demo model on the embedded set (a few minutes on 2 CPU cores).
+    optim: OptimConfig = Field(default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=10, weight_decay=0.0))
+    run: RunConfig = Field(
+        default_factory=lambda: RunConfig(
+            output_dir="runs/sft", batch_size=16, micro_batch_size=16, epochs=4, eval_every=50
+        )
+    )
 
 
 SHORT_FLAGS: dict[str, str] = {

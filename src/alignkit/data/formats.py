@@ -1,11 +1,29 @@
-"""Row schemas: what fields a row of each kind of data must have. Errors name the row's file:line."""
+"""Row schemas: what fields a row of each kind of data must have. Errors name the row's file:line.
+
+Chat-like rows of every shape people have on disk become one thing: a conversation, a list of
+`{"role": "system"|"user"|"assistant", "content": str}` messages. Shapes understood:
+
+- prompt_answer: `prompt`/`answer`, `prompt`/`completion`, `prompt`/`response`, `question`/`answer`
+  (optional `system`); `prompt` and `completion` may also be message lists (conversational form)
+- messages: OpenAI style `messages` (optional system turn first)
+- alpaca: `instruction`, `input`, `output`, optional `system` and `history` ([[user, assistant], ...])
+- sharegpt: `conversations` of `{"from": human|gpt|system, "value": ...}`, optional top-level `system`
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from alignkit.data.readers import Row
 from alignkit.errors import UserError
 
 TEXT_FIELDS = ("text", "content")
+CHAT_FORMATS = ("prompt_answer", "messages", "alpaca", "sharegpt")
+PROMPT_ANSWER_KEYS = (("prompt", "answer"), ("prompt", "completion"), ("prompt", "response"), ("question", "answer"))
+ROLES = ("system", "user", "assistant")
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+
+Conversation = list[dict[str, str]]
 
 
 def text_of(row: Row, field: str | None = None) -> str:
@@ -20,3 +38,123 @@ def text_of(row: Row, field: str | None = None) -> str:
     wanted = f"'{field}'" if field else "'text' (or 'content')"
     found = ", ".join(sorted(map(str, row.fields))) or "none"
     raise UserError(f"{row.source}: expected a {wanted} string field; found fields: {found}")
+
+
+def detect_chat_format(row: Row) -> str | None:
+    """The chat format a row's fields fit, or None."""
+    fields = row.fields
+    if "messages" in fields:
+        return "messages"
+    if "conversations" in fields:
+        return "sharegpt"
+    if "instruction" in fields and "output" in fields:
+        return "alpaca"
+    if any(p in fields and a in fields for p, a in PROMPT_ANSWER_KEYS):
+        return "prompt_answer"
+    return None
+
+
+def _expected(fmt: str) -> str:
+    return {
+        "prompt_answer": "'prompt' and 'answer' (or 'completion'/'response'; or 'question' and 'answer')",
+        "messages": "'messages': a list of {role, content} with roles system/user/assistant",
+        "alpaca": "'instruction', 'output' (optional 'input', 'system', 'history')",
+        "sharegpt": "'conversations': a list of {from: human|gpt|system, value}",
+    }[fmt]
+
+
+def _string(row: Row, value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise UserError(f"{row.source}: {what} should be a string, got {type(value).__name__}")
+    return value
+
+
+def _check(row: Row, messages: Conversation, fmt: str) -> Conversation:
+    """System first if at all, then user and assistant turns alternating, ending with an assistant turn."""
+    body = messages[1:] if messages and messages[0]["role"] == "system" else messages
+    for index, message in enumerate(body):
+        expected = "user" if index % 2 == 0 else "assistant"
+        if message["role"] != expected:
+            raise UserError(
+                f"{row.source}: turn {index + 1} of the conversation is '{message['role']}', expected '{expected}' "
+                f"(a conversation is an optional system turn, then user and assistant turns alternating)"
+            )
+    if not body or body[-1]["role"] != "assistant":
+        raise UserError(f"{row.source}: the conversation should end with an assistant turn ({fmt} format)")
+    return messages
+
+
+def _message_list(row: Row, value: Any, field: str, role_key: str, text_key: str, roles: dict[str, str]):
+    if not isinstance(value, list) or not value:
+        raise UserError(f"{row.source}: '{field}' should be a non-empty list of {{{role_key}, {text_key}}}")
+    messages = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or role_key not in item or text_key not in item:
+            raise UserError(f"{row.source}: {field}[{index}] should be an object with '{role_key}' and '{text_key}'")
+        role = roles.get(str(item[role_key]).lower())
+        if role is None:
+            raise UserError(
+                f"{row.source}: {field}[{index}] has {role_key} '{item[role_key]}'; expected one of {', '.join(roles)}"
+            )
+        messages.append({"role": role, "content": _string(row, item[text_key], f"{field}[{index}].{text_key}")})
+    return messages
+
+
+def _with_system(row: Row, messages: Conversation) -> Conversation:
+    system = row.fields.get("system")
+    if system and not (messages and messages[0]["role"] == "system"):
+        return [{"role": "system", "content": _string(row, system, "'system'")}, *messages]
+    return messages
+
+
+def conversation_of(row: Row, fmt: str = "auto") -> Conversation:
+    """A chat-like row of any supported shape -> its conversation (checked)."""
+    detected = detect_chat_format(row)
+    if fmt == "auto":
+        if detected is None:
+            found = ", ".join(sorted(map(str, row.fields))) or "none"
+            raise UserError(
+                f"{row.source}: fits no chat format; expected one of: {'; '.join(map(_expected, CHAT_FORMATS))}. "
+                f"Found fields: {found}"
+            )
+        fmt = detected
+    fields = row.fields
+    roles = {r: r for r in ROLES}
+    if fmt == "messages":
+        if "messages" not in fields:
+            raise UserError(f"{row.source}: expected {_expected(fmt)}")
+        messages = _message_list(row, fields["messages"], "messages", "role", "content", roles)
+    elif fmt == "sharegpt":
+        if "conversations" not in fields:
+            raise UserError(f"{row.source}: expected {_expected(fmt)}")
+        messages = _message_list(row, fields["conversations"], "conversations", "from", "value", SHAREGPT_ROLES)
+    elif fmt == "alpaca":
+        if "instruction" not in fields or "output" not in fields:
+            raise UserError(f"{row.source}: expected {_expected(fmt)}")
+        history = fields.get("history") or []
+        if not isinstance(history, list) or any(not isinstance(h, (list, tuple)) or len(h) != 2 for h in history):
+            raise UserError(f"{row.source}: 'history' should be a list of [user, assistant] pairs")
+        messages = []
+        for user, assistant in history:
+            messages.append({"role": "user", "content": _string(row, user, "a history turn")})
+            messages.append({"role": "assistant", "content": _string(row, assistant, "a history turn")})
+        instruction = _string(row, fields["instruction"], "'instruction'")
+        extra = _string(row, fields.get("input") or "", "'input'")
+        messages.append({"role": "user", "content": f"{instruction}\n{extra}" if extra else instruction})
+        messages.append({"role": "assistant", "content": _string(row, fields["output"], "'output'")})
+    elif fmt == "prompt_answer":
+        keys = next(((p, a) for p, a in PROMPT_ANSWER_KEYS if p in fields and a in fields), None)
+        if keys is None:
+            raise UserError(f"{row.source}: expected {_expected(fmt)}")
+        prompt, answer = fields[keys[0]], fields[keys[1]]
+        if isinstance(prompt, list) and isinstance(answer, list):  # conversational prompt/completion
+            messages = _message_list(row, prompt, keys[0], "role", "content", roles)
+            messages += _message_list(row, answer, keys[1], "role", "content", roles)
+        else:
+            messages = [
+                {"role": "user", "content": _string(row, prompt, f"'{keys[0]}'")},
+                {"role": "assistant", "content": _string(row, answer, f"'{keys[1]}'")},
+            ]
+    else:
+        raise UserError(f"data.format: unknown format '{fmt}'; expected auto or one of {', '.join(CHAT_FORMATS)}")
+    return _check(row, _with_system(row, messages), fmt)

@@ -71,10 +71,31 @@ def save_atomically(tokenizer, directory: Path) -> None:
     os.replace(tmp, directory)
 
 
+# End-of-turn markers of common chat templates (ChatML, Llama 3, Phi-3, Gemma): whichever the
+# vocabulary has end an assistant turn, besides eos.
+END_OF_TURN_TOKENS = (IM_END, "<|eot_id|>", "<|end|>", "<end_of_turn>")
+
+
 def end_of_turn_ids(tokenizer) -> list[int]:
-    """Token ids that end generation: eos, and <|im_end|> when the vocabulary has it."""
+    """Token ids that end generation: eos, and the end-of-turn markers the vocabulary has."""
     ids = [tokenizer.eos_token_id]
-    im_end = tokenizer.convert_tokens_to_ids(IM_END)
-    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id and im_end not in ids:
-        ids.append(im_end)
+    vocab = tokenizer.get_vocab()
+    for token in END_OF_TURN_TOKENS:
+        token_id = vocab.get(token)
+        if token_id is not None and token_id not in ids:
+            ids.append(token_id)
     return [i for i in ids if i is not None]
+
+
+def ensure_chat_template(tokenizer) -> bool:
+    """Give a tokenizer without a chat template ours (ChatML), adding its role markers as special
+    tokens so that <|im_end|> is one token the model can learn to stop on. Returns True if the
+    vocabulary grew (the model's embeddings must then grow too)."""
+    if tokenizer.chat_template:
+        return False
+    before = len(tokenizer)
+    missing = [t for t in (IM_START, IM_END) if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return len(tokenizer) > before

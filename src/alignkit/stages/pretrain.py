@@ -26,6 +26,7 @@ from alignkit.train.distributed import DistInfo
 from alignkit.train.loop import MicroBatch
 
 DEMO_CORPUS = "corpus.jsonl.gz"
+DEMO_RUNS = {False: Path("runs/demo/pretrain"), True: Path("runs/demo-quick/pretrain")}
 
 
 def read_documents(path: str, text_field: str | None) -> list[str]:
@@ -73,31 +74,13 @@ class PretrainTask:
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.train_rows, self.eval_rows = train_rows, eval_rows
         run = config.run
-        if run.max_steps:
-            self.total_steps = run.max_steps
-        else:
-            self.total_steps = max(1, math.ceil(run.epochs * len(train_rows) / run.batch_size))
+        self.order = loop.EpochOrder(len(train_rows), run.batch_size, run.seed)
+        self.total_steps = run.max_steps or self.order.steps_per_epoch(run.epochs)
         self.flops_per_token = load.train_flops_per_token(model, seq_len=train_rows.shape[1] - 1)
-        self._epoch_cache: tuple[int, torch.Tensor] | None = None
-
-    def _order(self, epoch: int) -> torch.Tensor:
-        if self._epoch_cache is None or self._epoch_cache[0] != epoch:
-            generator = torch.Generator().manual_seed(self.config.run.seed * 1_000_003 + epoch)
-            self._epoch_cache = (epoch, torch.randperm(len(self.train_rows), generator=generator))
-        return self._epoch_cache[1]
-
-    def step_rows(self, step: int) -> torch.Tensor:
-        """Row indices of the whole optimizer step `step` (1-based), across epochs."""
-        size, count = self.config.run.batch_size, len(self.train_rows)
-        positions = range((step - 1) * size, step * size)
-        return torch.stack([self._order(p // count)[p % count] for p in positions])
 
     def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
-        rows = self.step_rows(step)
-        per_rank = len(rows) // dist.world_size
-        mine = rows[dist.rank * per_rank : (dist.rank + 1) * per_rank]
         micro = self.config.run.micro_batch_size
-        return [self._batch(self.train_rows[mine[i : i + micro]]) for i in range(0, len(mine), micro)]
+        return [self._batch(self.train_rows[rows]) for rows in self.order.rank_micro_batches(step, dist, micro)]
 
     @staticmethod
     def _batch(rows: torch.Tensor) -> MicroBatch:
@@ -178,3 +161,24 @@ def run(config: PretrainConfig) -> Path:
         print(f"pretrain: {model.num_parameters() / 1e6:.1f}M parameters, vocab {len(tokenizer)}; {env_note}")
     task = PretrainTask(model, tokenizer, train_rows, eval_rows, config)
     return loop.run(env, task)
+
+
+def ensure_demo_model(quick: bool = False) -> Path:
+    """The demo's pretrained model (final/ of runs/demo[-quick]/pretrain), trained first if missing;
+    an interrupted demo run is resumed, not restarted."""
+    from alignkit.config import resolve
+    from alignkit.train.checkpoint import latest_checkpoint
+
+    out = DEMO_RUNS[quick]
+    final = out / "final"
+    if (final / "config.json").is_file():
+        return final
+    args = ["--output-dir", str(out)]
+    if quick:
+        args += ["--max-steps", "20", "--batch-size", "8", "--eval-every", "0", "--model.vocab-size", "2048"]
+    if out.is_dir() and latest_checkpoint(out) is not None:
+        args.append("--resume")
+    elif out.is_dir():
+        args.append("--overwrite")
+    print(f"pretrain: training the demo base model first, in {out}")
+    return run(resolve(PretrainConfig, args))

@@ -69,6 +69,36 @@ class Task(Protocol):
         ...
 
 
+class EpochOrder:
+    """Which rows each optimizer step sees: a fresh permutation every epoch, a function of (seed,
+    step) alone, so a resumed run (or one on another number of processes) sees the same data."""
+
+    def __init__(self, count: int, batch_size: int, seed: int):
+        self.count, self.batch_size, self.seed = count, batch_size, seed
+        self._cache: tuple[int, torch.Tensor] | None = None
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if self._cache is None or self._cache[0] != epoch:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._cache = (epoch, torch.randperm(self.count, generator=generator))
+        return self._cache[1]
+
+    def steps_per_epoch(self, epochs: float) -> int:
+        return max(1, math.ceil(epochs * self.count / self.batch_size))
+
+    def step_rows(self, step: int) -> torch.Tensor:
+        """Row indices of optimizer step `step` (1-based), across epochs."""
+        positions = range((step - 1) * self.batch_size, step * self.batch_size)
+        return torch.stack([self._permutation(p // self.count)[p % self.count] for p in positions])
+
+    def rank_micro_batches(self, step: int, dist: DistInfo, micro_batch_size: int) -> list[torch.Tensor]:
+        """This process's share of the step's rows, cut into micro-batches."""
+        rows = self.step_rows(step)
+        per_rank = len(rows) // dist.world_size
+        mine = rows[dist.rank * per_rank : (dist.rank + 1) * per_rank]
+        return [mine[i : i + micro_batch_size] for i in range(0, len(mine), micro_batch_size)]
+
+
 @dataclass
 class Env:
     """Where a run happens: processes, device, precision and run directory (checked, not yet written)."""
@@ -156,10 +186,10 @@ def _autocast(env: Env):
     return torch.autocast(device_type=env.dist.device.type, dtype=env.autocast_dtype)
 
 
-def _to_device(batch: MicroBatch, device: torch.device) -> MicroBatch:
+def to_device(batch: MicroBatch, device: torch.device) -> MicroBatch:
     if device.type == "cpu":
         return batch
-    tensors = {k: v.to(device, non_blocking=True) for k, v in batch.tensors.items()}
+    tensors = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.tensors.items()}
     return MicroBatch(tensors, batch.units, batch.tokens)
 
 
@@ -259,7 +289,7 @@ def run(env: Env, task: Task) -> Path:
             loss_total = torch.zeros((), dtype=torch.float64, device=info.device)
             metric_totals: dict[str, torch.Tensor] = {}
             for index, batch in enumerate(batches):
-                batch = _to_device(batch, info.device)
+                batch = to_device(batch, info.device)
                 last = index == len(batches) - 1
                 sync = contextlib.nullcontext() if last or info.world_size == 1 else train_model.no_sync()
                 with sync:

@@ -1,0 +1,127 @@
+"""Batches of encoded examples: padding-free packing (the default) or padded rows.
+
+Packing puts many examples in ONE row with no padding at all: positions restart at 0 for each
+example, and attention never crosses from one example into another. The attention kernel gets the
+examples' boundaries as `cu_seq_lens_q/k` (cumulative lengths, the variable-length convention of
+FlashAttention): with `flash_attention_2` on GPU that is native varlen attention; everywhere else
+the registered `VARLEN` implementation runs causal SDPA on each example's slice, so the cost is
+sum(len_i^2), never (sum len_i)^2 of a block-diagonal mask.
+
+Both layouts carry `keep` (which positions' next token learns) and `targets` (those next tokens), so
+the model computes logits only where there is something to learn (`logits_to_keep`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from alignkit.data.encode import EncodedExample
+
+VARLEN = "alignkit_varlen"
+NATIVE_VARLEN = ("flash_attention_2", "flash_attention_3")
+
+
+def _next_token_targets(example: EncodedExample) -> tuple[np.ndarray, np.ndarray]:
+    """keep[t]: token t+1 learns (so position t's logits are scored); targets: those tokens."""
+    keep = np.zeros(len(example), dtype=bool)
+    keep[:-1] = example.loss_mask[1:]
+    return keep, example.input_ids[1:][example.loss_mask[1:]]
+
+
+def pack(examples: list[EncodedExample]) -> dict[str, torch.Tensor]:
+    """Examples -> one padding-free row.
+
+    Returns input_ids, position_ids, keep: (1, N) with N = sum of lengths; cu_seq_lens_q/k: (E + 1,)
+    int32 offsets of the examples in the row; max_length_q/k: the longest example; targets: (K,)
+    the learned tokens in row order (K = keep.sum()).
+    """
+    lengths = [len(e) for e in examples]
+    input_ids = np.concatenate([e.input_ids for e in examples])
+    position_ids = np.concatenate([np.arange(n) for n in lengths])
+    pieces = [_next_token_targets(e) for e in examples]
+    keep = np.concatenate([k for k, _ in pieces])
+    targets = np.concatenate([t for _, t in pieces])
+    cu_seq_lens = torch.tensor(np.concatenate([[0], np.cumsum(lengths)]), dtype=torch.int32)
+    return {
+        "input_ids": torch.from_numpy(input_ids).unsqueeze(0),
+        "position_ids": torch.from_numpy(position_ids).unsqueeze(0),
+        "keep": torch.from_numpy(keep).unsqueeze(0),
+        "targets": torch.from_numpy(targets),
+        "cu_seq_lens_q": cu_seq_lens,
+        "cu_seq_lens_k": cu_seq_lens,
+        "max_length_q": max(lengths),
+        "max_length_k": max(lengths),
+    }
+
+
+def pad(examples: list[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]:
+    """Examples -> rows right-padded to the longest: input_ids, attention_mask, keep (B, T); targets (K,)."""
+    width = max(len(e) for e in examples)
+    input_ids = np.full((len(examples), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(examples), width), dtype=np.int64)
+    keep = np.zeros((len(examples), width), dtype=bool)
+    targets = []
+    for row, example in enumerate(examples):
+        input_ids[row, : len(example)] = example.input_ids
+        attention_mask[row, : len(example)] = 1
+        keep[row, : len(example)], row_targets = _next_token_targets(example)
+        targets.append(row_targets)
+    return {
+        "input_ids": torch.from_numpy(input_ids),
+        "attention_mask": torch.from_numpy(attention_mask),
+        "keep": torch.from_numpy(keep),
+        "targets": torch.from_numpy(np.concatenate(targets)),
+    }
+
+
+def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Attention over packed examples: causal SDPA on each example's slice of the row.
+
+    query: (1, H, N, D); key/value: (1, H_kv, N, D); cu_seq_lens_q: (E + 1,) example offsets.
+    Returns (1, N, H, D) like transformers' own kernels. Without cu_seq_lens (generation, padded
+    batches) it is plain SDPA.
+    """
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    offsets = kwargs.get("cu_seq_lens_q")
+    if offsets is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout)
+    if query.shape[0] != 1:
+        raise ValueError("packed attention expects one row (batch size 1)")
+    bounds = offsets.tolist()
+    gqa = query.shape[1] != key.shape[1]
+    dropout = dropout if module.training else 0.0
+    outputs = [
+        torch.nn.functional.scaled_dot_product_attention(
+            query[:, :, start:end],
+            key[:, :, start:end],
+            value[:, :, start:end],
+            is_causal=True,
+            scale=scaling,
+            dropout_p=dropout,
+            enable_gqa=gqa,
+        )
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True)
+        if end > start
+    ]
+    return torch.cat(outputs, dim=2).transpose(1, 2).contiguous(), None
+
+
+def _varlen_mask(**kwargs):
+    """Packed rows need no mask (boundaries travel as cu_seq_lens); padded ones (generation, eval of
+    padded batches) get SDPA's."""
+    from transformers.masking_utils import sdpa_mask
+
+    return sdpa_mask(**kwargs) if kwargs.get("attention_mask") is not None else None
+
+
+def use_packed_attention(model) -> None:
+    """Switch a transformers model to attention that respects packed examples' boundaries."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface
+
+    AttentionInterface.register(VARLEN, varlen_sdpa_attention)
+    AttentionMaskInterface.register(VARLEN, _varlen_mask)
+    if model.config._attn_implementation not in NATIVE_VARLEN:
+        model.set_attn_implementation(VARLEN)
