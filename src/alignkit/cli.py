@@ -77,60 +77,156 @@ stage_command(
 )
 
 
+def _sft(config: config_mod.SFTConfig) -> None:
+    from alignkit.stages import sft
+
+    final = sft.run(config)
+    print(f"sft: model written to {final}")
+
+
+stage_command(
+    "sft",
+    config_mod.SFTConfig,
+    _sft,
+    "Supervised fine-tuning on prompt/answer pairs and chats (prompt_answer, messages, alpaca, sharegpt); "
+    "only assistant tokens learn. Padding-free packing; LoRA with --lora.r. "
+    "With no options: the demo pretrained model (trained first if missing) on the embedded customer-service set.",
+)
+
+
+@app.command("inspect-data")
+def inspect_data(
+    model: str = typer.Option("demo", "--model", help="model dir whose tokenizer and chat template encode the data"),
+    data: str = typer.Option("demo", "--data", help="chat data file or directory ('demo': the embedded set)"),
+    data_format: str = typer.Option("auto", "--format", help="auto, prompt_answer, messages, alpaca, sharegpt"),
+    max_length: int = typer.Option(512, help="tokens per example at most"),
+    train_on: str = typer.Option("all_turns", help="all_turns or last_turn"),
+    show: int = typer.Option(3, help="examples to print with their learning tokens highlighted"),
+) -> None:
+    """Show how SFT data is encoded: learning tokens highlighted, then totals."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from alignkit.data.encode import encode_dataset
+    from alignkit.models import load
+    from alignkit.models.tokenizer import ensure_chat_template
+    from alignkit.stages import sft
+
+    if train_on not in ("all_turns", "last_turn") or max_length < 2 or show < 0:
+        raise UserError("inspect-data: expected --train-on all_turns|last_turn, --max-length >= 2, --show >= 0")
+    items = sft.read_conversations(data, data_format)
+    directory = sft.resolve_model(model)
+    tokenizer = load.load_tokenizer(directory)
+    ensure_chat_template(tokenizer)
+    examples, stats = encode_dataset(tokenizer, items, max_length, train_on)
+    console = Console(highlight=False)
+    for example in examples[:show]:
+        console.rule(example.source, style="dim")
+        text = Text()
+        for token_id, learns in zip(example.input_ids.tolist(), example.loss_mask.tolist(), strict=True):
+            piece = tokenizer.decode([token_id])
+            text.append(piece, style="bold green" if learns else "dim")
+        console.print(text)
+    console.rule(style="dim")
+    console.print("[bold green]learning tokens[/] are bold green; the rest is context")
+    console.print(
+        f"examples {stats.examples}  kept {stats.kept}  truncated {stats.truncated}  dropped {stats.dropped}  "
+        f"tokens {stats.tokens}  learning {stats.learning_tokens} "
+        f"({100 * stats.learning_tokens / max(stats.tokens, 1):.1f}%)"
+    )
+    for source in stats.dropped_sources[:5]:
+        console.print(f"dropped {source}: no answer token within max_length")
+
+
 @app.command()
 def generate(
-    model: str = typer.Option(..., "--model", help="a model directory (e.g. runs/pretrain/final)"),
-    prompt: list[str] = typer.Option(..., "--prompt", "-p", help="prompt text; repeat for several"),
+    model: str = typer.Option(..., "--model", help="a model directory (e.g. runs/sft/final)"),
+    prompt: list[str] = typer.Option(None, "--prompt", "-p", help="prompt text; repeat for several"),
+    prompts: str = typer.Option(None, "--prompts", help="JSONL of prompts ('prompt' text or chat 'messages')"),
+    out: str = typer.Option(None, "--out", help="write answers here as JSONL (default: print)"),
     max_new_tokens: int = typer.Option(64, help="tokens to generate at most"),
     temperature: float = typer.Option(0.0, help="0: greedy; > 0: sample"),
     top_p: float = typer.Option(1.0, help="nucleus sampling mass"),
     top_k: int = typer.Option(0, help="sample among the k likeliest tokens (0: all)"),
     seed: int = typer.Option(0, help="sampling seed"),
-    chat: bool = typer.Option(False, help="wrap each prompt in the chat template (for assistants)"),
+    batch_size: int = typer.Option(16, help="prompts per generate call"),
+    chat: bool = typer.Option(False, help="wrap each text prompt in the chat template (for assistants)"),
 ) -> None:
     """Continue prompts with a model: greedy or sampled, batched, with a KV cache."""
+    from alignkit import rollout
     from alignkit.models import load
-    from alignkit.rollout import Sampling
-    from alignkit.rollout import generate as run_generate
 
-    if temperature < 0 or not 0 < top_p <= 1 or top_k < 0 or max_new_tokens < 1:
-        raise UserError("generate: expected temperature >= 0, 0 < top_p <= 1, top_k >= 0, max_new_tokens >= 1")
+    if temperature < 0 or not 0 < top_p <= 1 or top_k < 0 or max_new_tokens < 1 or batch_size < 1:
+        raise UserError(
+            "generate: expected temperature >= 0, 0 < top_p <= 1, top_k >= 0, max_new_tokens >= 1, batch_size >= 1"
+        )
+    if bool(prompt) == bool(prompts):
+        raise UserError("generate: give prompts with --prompt TEXT (repeatable) or --prompts FILE.jsonl, not both")
+    records = rollout.read_prompts(prompts) if prompts else [{"prompt": p} for p in prompt]
     tokenizer = load.load_tokenizer(load.checkpoint_dir(model))
     lm = load.load_causal_lm(model)
-    sampling = Sampling(max_new_tokens, temperature, top_p, top_k, seed)
-    for text, completion in zip(prompt, run_generate(lm, tokenizer, prompt, sampling, chat=chat), strict=True):
-        print(f"{text}{completion}" if not chat else completion)
+    sampling = rollout.Sampling(max_new_tokens, temperature, top_p, top_k, seed)
+    inputs = [r.get("messages", r.get("prompt")) for r in records]
+    answers = rollout.generate(lm, tokenizer, inputs, sampling, chat=chat, batch_size=batch_size)
+    if out:
+        rollout.write_answers(out, [{**r, "answer": a} for r, a in zip(records, answers, strict=True)])
+        print(f"generate: {len(answers)} answers written to {out}")
+        return
+    for record, answer in zip(records, answers, strict=True):
+        shown = record.get("prompt") or record["messages"][-1]["content"]
+        print(answer if chat or "messages" in record else f"{shown}{answer}")
         print()
+
+
+@app.command("chat")
+def chat_command(
+    model: str = typer.Option("runs/sft/final", "--model", help="an assistant model directory"),
+    system: str = typer.Option(None, help="a system turn to start every conversation with"),
+    max_new_tokens: int = typer.Option(256, help="tokens per answer at most"),
+    temperature: float = typer.Option(0.0, help="0: greedy; > 0: sample"),
+    top_p: float = typer.Option(1.0, help="nucleus sampling mass"),
+    top_k: int = typer.Option(0, help="sample among the k likeliest tokens (0: all)"),
+    seed: int = typer.Option(0, help="sampling seed"),
+) -> None:
+    """Talk to a model in the terminal: multi-turn, streamed; /reset starts over, /exit quits."""
+    from alignkit.chat import chat as run_chat
+
+    if temperature < 0 or not 0 < top_p <= 1 or top_k < 0 or max_new_tokens < 1:
+        raise UserError("chat: expected temperature >= 0, 0 < top_p <= 1, top_k >= 0, max_new_tokens >= 1")
+    run_chat(model, system, max_new_tokens, temperature, top_p, top_k, seed)
 
 
 @app.command()
 def demo(quick: bool = typer.Option(False, help="a much smaller run, for a smoke test")) -> None:
-    """The lifecycle on the embedded demo data (today: tokenizer + pretraining, then samples)."""
+    """The lifecycle on the embedded demo data (today: pretrain, then SFT; answers before and after)."""
     from alignkit.models import load
     from alignkit.rollout import Sampling
     from alignkit.rollout import generate as run_generate
-    from alignkit.stages import pretrain
+    from alignkit.stages import pretrain, sft
     from alignkit.train.checkpoint import latest_checkpoint
 
-    out = "runs/demo-quick/pretrain" if quick else "runs/demo/pretrain"
-    final = os.path.join(out, "final")
-    if os.path.isdir(final):
-        print(f"pretrain: {final} is there; skipped")
+    base = pretrain.ensure_demo_model(quick)
+    print(f"pretrain: {base}")
+    root = base.parent.parent
+    out = root / "sft"
+    final = out / "final"
+    if (final / "config.json").is_file():
+        print(f"sft: {final} is there; skipped")
     else:
-        args = ["--output-dir", out]
+        args = ["--output-dir", str(out), "--model", str(base)]
         if quick:
-            args += ["--max-steps", "20", "--batch-size", "8", "--eval-every", "0", "--model.vocab-size", "2048"]
-        if os.path.isdir(out) and latest_checkpoint(out) is not None:
+            args += ["--max-steps", "10", "--eval-every", "0"]
+        if out.is_dir() and latest_checkpoint(out) is not None:
             args.append("--resume")
-        elif os.path.isdir(out):
+        elif out.is_dir():
             args.append("--overwrite")
-        pretrain.run(config_mod.resolve(config_mod.PretrainConfig, args))
-    tokenizer = load.load_tokenizer(final)
-    lm = load.load_causal_lm(final)
-    prompts = ["How do I reset my password?", "I can't log in to my account, what should I do?", "我的订单"]
-    completions = run_generate(lm, tokenizer, prompts, Sampling(max_new_tokens=48, temperature=0.8, top_p=0.95))
-    for text, completion in zip(prompts, completions, strict=True):
-        print(f"--- {text}{completion}\n")
+        sft.run(config_mod.resolve(config_mod.SFTConfig, args))
+    prompts = ["我不能登录我的账号，我该怎么办？", "I can't log in to my account, what should I do?"]
+    greedy = Sampling(max_new_tokens=160)
+    for title, directory, chat in (("base model", base, False), ("after SFT", final, True)):
+        tokenizer, lm = load.load_tokenizer(directory), load.load_causal_lm(directory)
+        for text, answer in zip(prompts, run_generate(lm, tokenizer, prompts, greedy, chat=chat), strict=True):
+            print(f"--- {title} | {text}\n{answer.strip()}\n")
 
 
 def main() -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from alignkit.errors import UserError
 from alignkit.models.tokenizer import end_of_turn_ids
 
 
@@ -20,18 +24,58 @@ class Sampling:
     seed: int = 0
 
 
-def prompt_texts(tokenizer, prompts: list[str], chat: bool) -> list[str]:
-    """Raw prompts for a base model; the chat template with a generation prompt for an assistant."""
-    if not chat:
-        return prompts
-    return [
-        tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
-        for p in prompts
-    ]
+Prompt = str | list[dict[str, str]]  # raw text, or a conversation so far (chat messages)
+
+
+def prompt_texts(tokenizer, prompts: list[Prompt], chat: bool) -> list[str]:
+    """Raw text prompts stay as they are unless `chat`; conversations always go through the chat
+    template, with the generation prompt that opens the assistant's turn."""
+    texts = []
+    for prompt in prompts:
+        if isinstance(prompt, str) and not chat:
+            texts.append(prompt)
+            continue
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+        texts.append(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+    return texts
+
+
+def read_prompts(path: str) -> list[dict]:
+    """A prompts file: rows with a 'prompt' string or chat 'messages' (ending with a user turn)."""
+    from alignkit.data.readers import read_rows
+
+    records = []
+    for row in read_rows(path):
+        fields = row.fields
+        if isinstance(fields.get("prompt"), str):
+            records.append(dict(fields))
+        elif isinstance(fields.get("messages"), list) and fields["messages"]:
+            messages = fields["messages"]
+            if not all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in messages):
+                raise UserError(f"{row.source}: 'messages' should be a list of {{role, content}}")
+            if messages[-1]["role"] == "assistant":
+                messages = messages[:-1]  # a training row: answer the last user turn afresh
+            records.append({**fields, "messages": messages})
+        else:
+            raise UserError(f"{row.source}: expected a 'prompt' string or a 'messages' list")
+    if not records:
+        raise UserError(f"{path}: no prompts")
+    return records
+
+
+def write_answers(path: str, records: list[dict]) -> None:
+    """JSONL, written to a temp file and renamed, so a killed run leaves no half file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(tmp, target)
 
 
 @torch.no_grad()
-def generate(model, tokenizer, prompts: list[str], sampling: Sampling, chat: bool = False, batch_size: int = 16):
+def generate(model, tokenizer, prompts: list[Prompt], sampling: Sampling, chat: bool = False, batch_size: int = 16):
     """Completions (text after the prompt, special tokens removed), in the order of `prompts`."""
     device = next(model.parameters()).device
     tokenizer.padding_side = "left"  # so every row's last prompt token sits at the same position
