@@ -1341,8 +1341,9 @@ def generate(seed: int, target_bytes: int = TARGET_BYTES) -> list[str]:
     return docs
 
 
-def write_corpus(docs: list[str], out: Path) -> bytes:
-    payload = "".join(json.dumps({"text": doc}, ensure_ascii=False) + "\n" for doc in docs).encode("utf-8")
+def write_jsonl_gz(rows: list[dict], out: Path) -> bytes:
+    """Rows as gzipped JSONL with a zero timestamp, so the same rows always give the same bytes."""
+    payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
     buffer = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz:
         gz.write(payload)
@@ -1357,7 +1358,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     args = parser.parse_args()
     docs = generate(args.seed)
-    payload = write_corpus(docs, args.out)
+    payload = write_jsonl_gz([{"text": doc} for doc in docs], args.out)
     print(f"wrote {len(docs)} documents, {len(payload):,} bytes uncompressed, "
           f"{args.out.stat().st_size:,} bytes compressed -> {args.out}")
 

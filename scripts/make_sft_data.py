@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
-import io
 import json
 import random
 import string
@@ -26,7 +24,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_corpus import EN, EN_SLOTS, MONTHS, ZH, ZH_SLOTS  # noqa: E402
+from make_corpus import EN, EN_SLOTS, MONTHS, ZH, ZH_SLOTS, write_jsonl_gz  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "alignkit" / "assets" / "sft.jsonl.gz"
 DEFAULT_SEED = 20240612
@@ -1616,23 +1614,13 @@ def generate(seed: int = DEFAULT_SEED) -> list[dict]:
     return rows
 
 
-def write_rows(rows: list[dict], out: Path) -> bytes:
-    payload = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz:
-        gz.write(payload)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(buffer.getvalue())
-    return payload
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output .jsonl.gz path")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     args = parser.parse_args()
     rows = generate(args.seed)
-    payload = write_rows(rows, args.out)
+    payload = write_jsonl_gz(rows, args.out)
     single = sum("prompt" in row for row in rows)
     print(
         f"wrote {len(rows)} rows ({single} single-turn, {len(rows) - single} multi-turn), "
