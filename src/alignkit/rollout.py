@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -61,17 +58,6 @@ def read_prompts(path: str) -> list[dict]:
     if not records:
         raise UserError(f"{path}: no prompts")
     return records
-
-
-def write_answers(path: str, records: list[dict]) -> None:
-    """JSONL, written to a temp file and renamed, so a killed run leaves no half file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(tmp, target)
 
 
 @torch.no_grad()

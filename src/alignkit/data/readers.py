@@ -11,6 +11,8 @@ import csv
 import gzip
 import io
 import json
+import os
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,3 +199,24 @@ def read_rows(path: str | Path) -> list[Row]:
     if not rows:
         raise UserError(f"{path}: no rows (the file is empty)")
     return rows
+
+
+def split_held_out(items: list, eval_fraction: float, seed: int) -> tuple[list, list]:
+    """(training, held-out): a seeded sample of whole items (documents, conversations, rows) held
+    out, at least one and never all of them; nothing held out when the fraction is 0."""
+    if eval_fraction <= 0 or len(items) < 2:
+        return items, []
+    count = min(max(1, round(len(items) * eval_fraction)), len(items) - 1)
+    held = set(random.Random(seed).sample(range(len(items)), count))
+    return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]
+
+
+def write_jsonl(path: str | Path, records: list[dict]) -> None:
+    """JSONL, written to a temp file and renamed, so a killed run leaves no half file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(tmp, target)

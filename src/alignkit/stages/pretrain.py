@@ -8,7 +8,6 @@ local checkpoint) -> masked LM loss -> loop.run.
 from __future__ import annotations
 
 import math
-import random
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 
 from alignkit.config import PretrainConfig
 from alignkit.data.formats import text_of
-from alignkit.data.readers import read_rows, resolve_path
+from alignkit.data.readers import read_rows, resolve_path, split_held_out
 from alignkit.errors import UserError
 from alignkit.losses import masked_lm_loss
 from alignkit.models import load
@@ -36,16 +35,6 @@ def read_documents(path: str, text_field: str | None) -> list[str]:
     if not documents:
         raise UserError(f"{path}: every document is empty")
     return documents
-
-
-def split_documents(documents: list[str], eval_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Hold out whole documents (never halves of one), chosen by the seed."""
-    if eval_fraction <= 0 or len(documents) < 2:
-        return documents, []
-    count = min(max(1, round(len(documents) * eval_fraction)), len(documents) - 1)
-    held = set(random.Random(seed).sample(range(len(documents)), count))
-    train = [d for i, d in enumerate(documents) if i not in held]
-    return train, [d for i, d in enumerate(documents) if i in held]
 
 
 def pack_documents(documents: list[str], tokenizer, max_length: int) -> torch.Tensor:
@@ -143,7 +132,7 @@ def run(config: PretrainConfig) -> Path:
     if config.data.eval_path:
         train_docs, eval_docs = documents, read_documents(config.data.eval_path, config.data.text_field)
     else:
-        train_docs, eval_docs = split_documents(documents, config.data.eval_fraction, config.run.seed)
+        train_docs, eval_docs = split_held_out(documents, config.data.eval_fraction, config.run.seed)
 
     tokenizer = get_tokenizer(config, env, train_docs)
     train_rows = pack_documents(train_docs, tokenizer, config.data.max_length)
@@ -167,18 +156,12 @@ def ensure_demo_model(quick: bool = False) -> Path:
     """The demo's pretrained model (final/ of runs/demo[-quick]/pretrain), trained first if missing;
     an interrupted demo run is resumed, not restarted."""
     from alignkit.config import resolve
-    from alignkit.train.checkpoint import latest_checkpoint
+    from alignkit.train.checkpoint import run_or_continue
 
     out = DEMO_RUNS[quick]
-    final = out / "final"
-    if (final / "config.json").is_file():
-        return final
-    args = ["--output-dir", str(out)]
-    if quick:
-        args += ["--max-steps", "20", "--batch-size", "8", "--eval-every", "0", "--model.vocab-size", "2048"]
-    if out.is_dir() and latest_checkpoint(out) is not None:
-        args.append("--resume")
-    elif out.is_dir():
-        args.append("--overwrite")
+    if (out / "final" / "config.json").is_file():
+        return out / "final"
     print(f"pretrain: training the demo base model first, in {out}")
-    return run(resolve(PretrainConfig, args))
+    quick_args = ["--max-steps", "20", "--batch-size", "8", "--eval-every", "0", "--model.vocab-size", "2048"]
+    args = quick_args if quick else []
+    return run_or_continue("pretrain", out, lambda a: run(resolve(PretrainConfig, a)), args)

@@ -9,7 +9,6 @@ tokens only, normalised by the answer tokens of the whole optimizer step -> loop
 from __future__ import annotations
 
 import math
-import random
 from pathlib import Path
 
 import torch
@@ -19,7 +18,7 @@ from alignkit.config import SFTConfig
 from alignkit.data import packing
 from alignkit.data.encode import EncodedExample, EncodeStats, encode_dataset
 from alignkit.data.formats import Conversation, conversation_of
-from alignkit.data.readers import read_rows, resolve_path
+from alignkit.data.readers import read_rows, resolve_path, split_held_out
 from alignkit.errors import UserError
 from alignkit.models import load
 from alignkit.models.tokenizer import ensure_chat_template
@@ -36,15 +35,6 @@ def read_conversations(path: str, fmt: str = "auto") -> list[tuple[Conversation,
     if not rows:
         raise UserError(f"{path}: no rows")
     return [(conversation_of(row, fmt), row.source) for row in rows]
-
-
-def split_conversations(items: list, eval_fraction: float, seed: int) -> tuple[list, list]:
-    """Hold out whole conversations, chosen by the seed."""
-    if eval_fraction <= 0 or len(items) < 2:
-        return items, []
-    count = min(max(1, round(len(items) * eval_fraction)), len(items) - 1)
-    held = set(random.Random(seed).sample(range(len(items)), count))
-    return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]
 
 
 def collate(examples: list[EncodedExample], packed: bool, pad_id: int) -> MicroBatch:
@@ -175,7 +165,7 @@ def run(config: SFTConfig) -> Path:
     if config.data.eval_path:
         train_items, eval_items = items, read_conversations(config.data.eval_path, config.data.format)
     else:
-        train_items, eval_items = split_conversations(items, config.data.eval_fraction, config.run.seed)
+        train_items, eval_items = split_held_out(items, config.data.eval_fraction, config.run.seed)
     model_dir = resolve_model(config.model.name_or_path)
 
     loop.seed_everything(config.run.seed)

@@ -132,3 +132,18 @@ def load_weights(model: torch.nn.Module, directory: Path) -> None:
     from safetensors.torch import load_model
 
     load_model(model, str(directory / "model.safetensors"), strict=True)
+
+
+def run_or_continue(name: str, run_dir: Path, run, args: list[str]) -> Path:
+    """A demo stage: skipped when its final/ is there, resumed when it has a checkpoint, started
+    afresh (replacing a torn directory) otherwise. `run(args)` trains and returns final/."""
+    final = run_dir / "final"
+    if (final / "config.json").is_file():
+        print(f"{name}: {final} is there; skipped")
+        return final
+    args = [*args, "--output-dir", str(run_dir)]
+    if run_dir.is_dir() and latest_checkpoint(run_dir) is not None:
+        args.append("--resume")
+    elif run_dir.is_dir():
+        args.append("--overwrite")
+    return run(args)
