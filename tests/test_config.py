@@ -69,7 +69,13 @@ def test_help_lists_every_key_with_default():
     rows = cfg.help_rows(cfg.PretrainConfig)
     options = {row[0]: row for row in rows}
     assert options["--optim.lr"][1] == "--lr" and options["--optim.lr"][3] == "0.003"
-    assert set(cfg.SHORT_FLAGS.values()) <= {row[0][2:] for row in rows}
+    stages = (cfg.PretrainConfig, cfg.SFTConfig, cfg.ClassifyConfig)
+    assert set(cfg.SHORT_FLAGS.values()) <= {row[0][2:] for stage in stages for row in cfg.help_rows(stage)}
+
+
+def test_none_is_a_string_where_the_key_is_a_string_and_null_where_it_may_be_null():
+    config = cfg.resolve(cfg.ClassifyConfig, ["--freeze", "none", "--max-steps", "none", "--data.eval-path", "null"])
+    assert config.head.freeze == "none" and config.run.max_steps is None and config.data.eval_path is None
 
 
 def test_overriding_one_key_keeps_the_stage_defaults_of_its_section():
@@ -78,3 +84,20 @@ def test_overriding_one_key_keeps_the_stage_defaults_of_its_section():
     config = cfg.resolve(cfg.PretrainConfig, ["--run.progress", "false", "--optim.beta1", "0.8"])
     assert config.run.batch_size == stage_default.batch_size and config.run.epochs == stage_default.epochs
     assert config.optim.lr == cfg.PretrainConfig().optim.lr
+
+
+@pytest.mark.parametrize(
+    "name, model", [("pretrain", cfg.PretrainConfig), ("sft", cfg.SFTConfig), ("classify", cfg.ClassifyConfig)]
+)
+def test_shipped_example_configs_are_valid(name, model):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.yaml"
+    config = cfg.resolve(model, ["--config", str(path)])
+    assert config.run.output_dir != model().run.output_dir  # the file was read, not just the defaults
+
+
+@pytest.mark.parametrize("model", [cfg.SFTConfig, cfg.ClassifyConfig])
+def test_every_field_of_every_stage_is_documented(model):
+    for key, info in cfg.fields_of(model).items():
+        assert info.description, f"{key} has no doc"

@@ -208,6 +208,9 @@ def test_demo_quick_runs_and_skips_what_is_done(tmp_path):
     assert first.returncode == 0, first.stderr
     final = tmp_path / "runs" / "demo-quick" / "pretrain" / "final"
     assert (final / "model.safetensors").is_file()
-    assert "How do I reset my password?" in first.stdout
+    assert (tmp_path / "runs" / "demo-quick" / "sft" / "final" / "model.safetensors").is_file()
+    assert "after SFT | I can't log in to my account, what should I do?" in first.stdout
+    assert (tmp_path / "runs" / "demo-quick" / "classify" / "final" / "config.json").is_file()
+    assert "classify (MiniLM body + new intent head), held-out: {'accuracy'" in first.stdout
     again = run_cli("demo", "--quick", cwd=tmp_path)
     assert again.returncode == 0 and "skipped" in again.stdout

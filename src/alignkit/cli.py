@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import typer
 
@@ -49,49 +47,63 @@ def print_stage_help(name: str, config_cls: type, summary: str) -> None:
     console.print(table)
 
 
-def stage_command(name: str, config_cls: type, runner: Callable[[Any], Any], summary: str) -> None:
-    """Register `alignkit NAME` parsing its own options into `config_cls`."""
+def stage_command(name: str, config_cls: type, summary: str) -> None:
+    """Register `alignkit NAME`: its options parsed into `config_cls`, then `alignkit.stages.NAME.run`."""
 
     @app.command(name, context_settings=STAGE_CONTEXT, help=summary, add_help_option=False)
     def command(ctx: typer.Context) -> None:
+        import importlib
+
         args = list(ctx.args)
         if "--help" in args or "-h" in args:
             print_stage_help(name, config_cls, summary)
             return
-        runner(config_mod.resolve(config_cls, args))
-
-
-def _pretrain(config: config_mod.PretrainConfig) -> None:
-    from alignkit.stages import pretrain
-
-    final = pretrain.run(config)
-    print(f"pretrain: model written to {final}")
+        stage = importlib.import_module(f"alignkit.stages.{name}")
+        final = stage.run(config_mod.resolve(config_cls, args))
+        print(f"{name}: model written to {final}")
 
 
 stage_command(
     "pretrain",
     config_mod.PretrainConfig,
-    _pretrain,
     "Next-token prediction on raw text, from scratch (tokenizer + named size) or from a checkpoint. "
     "With no options: a tiny model on the embedded demo corpus, in runs/pretrain.",
 )
-
-
-def _sft(config: config_mod.SFTConfig) -> None:
-    from alignkit.stages import sft
-
-    final = sft.run(config)
-    print(f"sft: model written to {final}")
-
-
 stage_command(
     "sft",
     config_mod.SFTConfig,
-    _sft,
     "Supervised fine-tuning on prompt/answer pairs and chats (prompt_answer, messages, alpaca, sharegpt); "
     "only assistant tokens learn. Padding-free packing; LoRA with --lora.r. "
     "With no options: the demo pretrained model (trained first if missing) on the embedded customer-service set.",
 )
+stage_command(
+    "classify",
+    config_mod.ClassifyConfig,
+    "Transfer learning: a pretrained body (--model minilm, a BERT-style encoder or one of our decoder LMs) keeps "
+    "its parameters, its output layer is dropped and a new head learns the task (--task single|multi|regression); "
+    "--freeze head-only|top:N|none; the best held-out model is kept in best/. "
+    "With no options: MiniLM on the embedded customer-intent set.",
+)
+
+
+@app.command()
+def predict(
+    model: str = typer.Option(..., "--model", help="a classifier directory (e.g. runs/classify/final)"),
+    data: str = typer.Option(..., "--data", help="rows with 'text' (and 'text_pair'); targets optional"),
+    out: str = typer.Option("predictions.jsonl", "--out", help="JSONL: each row with its prediction"),
+    batch_size: int = typer.Option(64, help="rows per forward pass"),
+    threshold: float = typer.Option(0.5, help="multi-label: a label is predicted when p >= threshold"),
+    max_length: int = typer.Option(512, help="tokens per example at most"),
+) -> None:
+    """Predict with a classifier or regression head: label and probabilities, or value, per row."""
+    from alignkit.stages import classify
+
+    if batch_size < 1 or not 0 < threshold < 1 or max_length < 2:
+        raise UserError("predict: expected --batch-size >= 1, 0 < --threshold < 1, --max-length >= 2")
+    metrics = classify.predict(model, data, out, batch_size, threshold, max_length)
+    print(f"predict: predictions written to {out}")
+    if metrics:
+        print("predict: metrics against the rows' targets: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
 
 @app.command("inspect-data")
@@ -154,6 +166,7 @@ def generate(
 ) -> None:
     """Continue prompts with a model: greedy or sampled, batched, with a KV cache."""
     from alignkit import rollout
+    from alignkit.data.readers import write_jsonl
     from alignkit.models import load
 
     if temperature < 0 or not 0 < top_p <= 1 or top_k < 0 or max_new_tokens < 1 or batch_size < 1:
@@ -169,7 +182,7 @@ def generate(
     inputs = [r.get("messages", r.get("prompt")) for r in records]
     answers = rollout.generate(lm, tokenizer, inputs, sampling, chat=chat, batch_size=batch_size)
     if out:
-        rollout.write_answers(out, [{**r, "answer": a} for r, a in zip(records, answers, strict=True)])
+        write_jsonl(out, [{**r, "answer": a} for r, a in zip(records, answers, strict=True)])
         print(f"generate: {len(answers)} answers written to {out}")
         return
     for record, answer in zip(records, answers, strict=True):
@@ -198,35 +211,39 @@ def chat_command(
 
 @app.command()
 def demo(quick: bool = typer.Option(False, help="a much smaller run, for a smoke test")) -> None:
-    """The lifecycle on the embedded demo data (today: pretrain, then SFT; answers before and after)."""
+    """The lifecycle on the embedded demo data (today: pretrain, SFT and a classification head)."""
+    import json
+
     from alignkit.models import load
     from alignkit.rollout import Sampling
     from alignkit.rollout import generate as run_generate
-    from alignkit.stages import pretrain, sft
-    from alignkit.train.checkpoint import latest_checkpoint
+    from alignkit.stages import classify, pretrain, sft
+    from alignkit.train.checkpoint import run_or_continue
 
     base = pretrain.ensure_demo_model(quick)
     print(f"pretrain: {base}")
     root = base.parent.parent
-    out = root / "sft"
-    final = out / "final"
-    if (final / "config.json").is_file():
-        print(f"sft: {final} is there; skipped")
-    else:
-        args = ["--output-dir", str(out), "--model", str(base)]
-        if quick:
-            args += ["--max-steps", "10", "--eval-every", "0"]
-        if out.is_dir() and latest_checkpoint(out) is not None:
-            args.append("--resume")
-        elif out.is_dir():
-            args.append("--overwrite")
-        sft.run(config_mod.resolve(config_mod.SFTConfig, args))
+    small = ["--max-steps", "10", "--eval-every", "0"] if quick else []
+    final = run_or_continue(
+        "sft", root / "sft", lambda args: sft.run(config_mod.resolve(config_mod.SFTConfig, args)),
+        ["--model", str(base), *small],
+    )  # fmt: skip
     prompts = ["我不能登录我的账号，我该怎么办？", "I can't log in to my account, what should I do?"]
     greedy = Sampling(max_new_tokens=160)
     for title, directory, chat in (("base model", base, False), ("after SFT", final, True)):
         tokenizer, lm = load.load_tokenizer(directory), load.load_causal_lm(directory)
         for text, answer in zip(prompts, run_generate(lm, tokenizer, prompts, greedy, chat=chat), strict=True):
             print(f"--- {title} | {text}\n{answer.strip()}\n")
+
+    small = ["--max-steps", "4", "--eval-every", "0"] if quick else []
+    classifier = run_or_continue(
+        "classify", root / "classify",
+        lambda args: classify.run(config_mod.resolve(config_mod.ClassifyConfig, args)), small,
+    )  # fmt: skip
+    report = classifier / "eval_report.json"
+    if report.is_file():
+        shown = {k: round(v, 3) for k, v in json.loads(report.read_text()).items()}
+        print(f"classify (MiniLM body + new intent head), held-out: {shown}")
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ Chat-like rows of every shape people have on disk become one thing: a conversati
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from alignkit.data.readers import Row
@@ -158,3 +159,70 @@ def conversation_of(row: Row, fmt: str = "auto") -> Conversation:
     else:
         raise UserError(f"data.format: unknown format '{fmt}'; expected auto or one of {', '.join(CHAT_FORMATS)}")
     return _check(row, _with_system(row, messages), fmt)
+
+
+# ---------------------------------------------------------------------------------------------
+# Labelled rows (classification, multi-label, regression)
+
+LABELLED_TEXT_FIELDS = ("text", "sentence", "content")
+
+
+@dataclass(frozen=True)
+class LabelledRow:
+    """A text (and optional second text) with its raw target: a class name or index (single), a
+    list of them (multi), or a number (regression)."""
+
+    text: str
+    text_pair: str | None
+    target: Any
+    source: str
+
+
+def default_label_field(task: str, fields: dict[str, Any]) -> str:
+    if task == "multi":
+        return "labels" if "labels" in fields else "label"
+    if task == "regression":
+        return "score" if "score" in fields else "label"
+    return "label"
+
+
+def labelled_of(
+    row: Row, task: str, text_field: str | None = None, pair_field: str | None = None, label_field: str | None = None
+) -> LabelledRow:
+    """A labelled row, its fields checked; errors name file:line and what was expected."""
+    fields = row.fields
+    name = text_field or next((f for f in LABELLED_TEXT_FIELDS if f in fields), None)
+    if name is None or name not in fields:
+        wanted = f"'{text_field}'" if text_field else "'text' (or 'sentence', 'content')"
+        raise UserError(f"{row.source}: expected a {wanted} field; found fields: {', '.join(map(str, fields))}")
+    text = _string(row, fields[name], f"'{name}'")
+    pair_name = pair_field or ("text_pair" if "text_pair" in fields else None)
+    pair = None
+    if pair_name is not None:
+        if pair_name not in fields:
+            raise UserError(f"{row.source}: expected a '{pair_name}' field (data.text_pair_field)")
+        pair = _string(row, fields[pair_name], f"'{pair_name}'")
+    target_name = label_field or default_label_field(task, fields)
+    if target_name not in fields or fields[target_name] in (None, ""):
+        what = {"single": "a class name or index", "multi": "a list of labels", "regression": "a number"}[task]
+        raise UserError(f"{row.source}: expected '{target_name}': {what}")
+    target = fields[target_name]
+    if task == "regression":
+        try:
+            target = float(target)
+        except (TypeError, ValueError):
+            raise UserError(f"{row.source}: '{target_name}' should be a number, got {target!r}") from None
+        if target != target or target in (float("inf"), float("-inf")):
+            raise UserError(f"{row.source}: '{target_name}' should be a finite number, got {target}")
+    elif task == "multi":
+        if isinstance(target, str):  # CSV: "a,b" or "a|b" or a JSON list
+            target = [t.strip() for t in target.replace("|", ",").strip("[]").split(",") if t.strip()]
+        plain = isinstance(target, list) and all(isinstance(t, str | int) and not isinstance(t, bool) for t in target)
+        if not plain:
+            raise UserError(f"{row.source}: '{target_name}' should be a list of label names or indices")
+        target = [str(t).strip("\"'") for t in target]
+    else:
+        if isinstance(target, bool) or not isinstance(target, str | int):
+            raise UserError(f"{row.source}: '{target_name}' should be a class name or index, got {target!r}")
+        target = str(target)
+    return LabelledRow(text, pair, target, row.source)

@@ -29,30 +29,33 @@ def _next_token_targets(example: EncodedExample) -> tuple[np.ndarray, np.ndarray
     return keep, example.input_ids[1:][example.loss_mask[1:]]
 
 
-def pack(examples: list[EncodedExample]) -> dict[str, torch.Tensor]:
-    """Examples -> one padding-free row.
-
-    Returns input_ids, position_ids, keep: (1, N) with N = sum of lengths; cu_seq_lens_q/k: (E + 1,)
-    int32 offsets of the examples in the row; max_length_q/k: the longest example; targets: (K,)
-    the learned tokens in row order (K = keep.sum()).
-    """
-    lengths = [len(e) for e in examples]
-    input_ids = np.concatenate([e.input_ids for e in examples])
-    position_ids = np.concatenate([np.arange(n) for n in lengths])
-    pieces = [_next_token_targets(e) for e in examples]
-    keep = np.concatenate([k for k, _ in pieces])
-    targets = np.concatenate([t for _, t in pieces])
+def pack_sequences(sequences: list[np.ndarray], token_type_ids: list[np.ndarray] | None = None) -> dict:
+    """Token sequences -> one padding-free row: input_ids, position_ids (and token_type_ids): (1, N)
+    with N = sum of lengths; cu_seq_lens_q/k: (E + 1,) int32 offsets of the sequences in the row;
+    max_length_q/k: the longest sequence."""
+    lengths = [len(s) for s in sequences]
     cu_seq_lens = torch.tensor(np.concatenate([[0], np.cumsum(lengths)]), dtype=torch.int32)
-    return {
-        "input_ids": torch.from_numpy(input_ids).unsqueeze(0),
-        "position_ids": torch.from_numpy(position_ids).unsqueeze(0),
-        "keep": torch.from_numpy(keep).unsqueeze(0),
-        "targets": torch.from_numpy(targets),
+    row = {
+        "input_ids": torch.from_numpy(np.concatenate(sequences).astype(np.int64)).unsqueeze(0),
+        "position_ids": torch.from_numpy(np.concatenate([np.arange(n) for n in lengths])).unsqueeze(0),
         "cu_seq_lens_q": cu_seq_lens,
         "cu_seq_lens_k": cu_seq_lens,
         "max_length_q": max(lengths),
         "max_length_k": max(lengths),
     }
+    if token_type_ids is not None:
+        row["token_type_ids"] = torch.from_numpy(np.concatenate(token_type_ids).astype(np.int64)).unsqueeze(0)
+    return row
+
+
+def pack(examples: list[EncodedExample]) -> dict[str, torch.Tensor]:
+    """Examples -> one padding-free row (`pack_sequences`), plus keep: (1, N) which positions'
+    next token learns, and targets: (K,) the learned tokens in row order (K = keep.sum())."""
+    pieces = [_next_token_targets(e) for e in examples]
+    row = pack_sequences([e.input_ids for e in examples])
+    row["keep"] = torch.from_numpy(np.concatenate([k for k, _ in pieces])).unsqueeze(0)
+    row["targets"] = torch.from_numpy(np.concatenate([t for _, t in pieces]))
+    return row
 
 
 def pad(examples: list[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]:
@@ -76,7 +79,8 @@ def pad(examples: list[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]:
 
 
 def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Attention over packed examples: causal SDPA on each example's slice of the row.
+    """Attention over packed examples: SDPA on each example's slice of the row (causal unless the
+    module says otherwise, as an encoder's does).
 
     query: (1, H, N, D); key/value: (1, H_kv, N, D); cu_seq_lens_q: (E + 1,) example offsets.
     Returns (1, N, H, D) like transformers' own kernels. Without cu_seq_lens (generation, padded
@@ -91,13 +95,14 @@ def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=Non
         raise ValueError("packed attention expects one row (batch size 1)")
     bounds = offsets.tolist()
     gqa = query.shape[1] != key.shape[1]
+    causal = getattr(module, "is_causal", True)  # encoders (BERT) attend both ways within an example
     dropout = dropout if module.training else 0.0
     outputs = [
         torch.nn.functional.scaled_dot_product_attention(
             query[:, :, start:end],
             key[:, :, start:end],
             value[:, :, start:end],
-            is_causal=True,
+            is_causal=causal,
             scale=scaling,
             dropout_p=dropout,
             enable_gqa=gqa,

@@ -90,7 +90,8 @@ def fit_embeddings(model, tokenizer) -> None:
     if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if getattr(model, "generation_config", None) is not None:  # classifiers have none
+        model.generation_config.pad_token_id = tokenizer.pad_token_id
 
 
 def train_flops_per_token(model, seq_len: int) -> float:

@@ -44,7 +44,12 @@ class MicroBatch:
 
 
 class Task(Protocol):
-    """What a stage hands to the loop (a Protocol: stages share an interface, not a base class)."""
+    """What a stage hands to the loop (a Protocol: stages share an interface, not a base class).
+
+    Optional attributes the loop honours when present: `lr_of` ({parameter name: peak lr}, e.g. a
+    new head's own lr), `best_metric` ((eval metric name, greater_is_better): the best model so far
+    is kept in best/), `state_dict()` / `load_state_dict()` (task state saved with checkpoints).
+    """
 
     model: torch.nn.Module  # the module being optimised
     tokenizer: Any  # saved with every checkpoint and with final/
@@ -151,21 +156,25 @@ def accumulation_steps(batch_size: int, micro_batch_size: int, world_size: int) 
     return batch_size // per_step
 
 
-def build_optimizer(model: torch.nn.Module, optim: Any, device: torch.device) -> torch.optim.Optimizer:
-    """AdamW; weight decay on matrices only (not norms, biases or 1-D gains); fused where supported."""
-    decay, no_decay = [], []
-    for param in model.parameters():
+def build_optimizer(
+    model: torch.nn.Module, optim: Any, device: torch.device, lr_of: dict[str, float] | None = None
+) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not norms, biases or 1-D gains); fused where supported.
+    `lr_of` gives some parameters (by name) their own peak lr, e.g. a new head's."""
+    groups: dict[tuple[bool, float], list[torch.nn.Parameter]] = {}
+    for name, param in model.named_parameters():
         if param.requires_grad:
-            (decay if param.dim() >= 2 else no_decay).append(param)
-    groups = [
-        {"params": decay, "weight_decay": optim.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+            lr = (lr_of or {}).get(name, optim.lr)
+            groups.setdefault((param.dim() >= 2, lr), []).append(param)
+    param_groups = [
+        {"params": params, "weight_decay": optim.weight_decay if decay else 0.0, "lr": lr}
+        for (decay, lr), params in sorted(groups.items(), key=lambda item: (not item[0][0], item[0][1]))
     ]
     kwargs = dict(lr=optim.lr, betas=(optim.beta1, optim.beta2), eps=optim.eps)
     try:
-        return torch.optim.AdamW(groups, fused=True, **kwargs)
+        return torch.optim.AdamW(param_groups, fused=True, **kwargs)
     except (RuntimeError, TypeError):
-        return torch.optim.AdamW(groups, **kwargs)
+        return torch.optim.AdamW(param_groups, **kwargs)
 
 
 def lr_factor(step: int, total: int, optim: Any) -> float:
@@ -255,13 +264,15 @@ def run(env: Env, task: Task) -> Path:
     distributed.barrier()
 
     model = task.model.to(info.device)
-    optimizer = build_optimizer(model, optim_cfg, info.device)
+    optimizer = build_optimizer(model, optim_cfg, info.device, getattr(task, "lr_of", None))
     total = task.total_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, optim_cfg))
     start_step, elapsed_before, tokens_before = 0, 0.0, 0
+    best = Best(getattr(task, "best_metric", None))
     if env.resume_from is not None:
         state = _load_checkpoint(env, task, model, optimizer, scheduler)
         start_step, elapsed_before, tokens_before = state["step"], state["elapsed_s"], state["tokens"]
+        best.value, best.step = state.get("best_value"), state.get("best_step")
     train_model = distributed.wrap(model, info)
 
     log = MetricsLog(env.run_dir, info.is_main, start_step if env.resuming else None)
@@ -335,7 +346,10 @@ def run(env: Env, task: Task) -> Path:
 
             # Evaluate before saving, so a checkpoint at step N covers every metrics line of step N.
             if (run_cfg.eval_every and step % run_cfg.eval_every == 0) or step == total:
-                _evaluate(env, task, train_model, step, log, progress)
+                metrics = _evaluate(env, task, train_model, step, log, progress)
+                if best.improves(metrics, step) and info.is_main:
+                    _write_model_dir(task, model, env.run_dir / "best")
+                    progress.note(f"best {best.name} so far ({best.value:.4g}): written to {env.run_dir / 'best'}")
                 window_start = time.perf_counter()
             if (run_cfg.save_every and step % run_cfg.save_every == 0) or step == total:
                 extra_state = {
@@ -344,6 +358,8 @@ def run(env: Env, task: Task) -> Path:
                     # data position: the task's order is a function of the step, so rows consumed
                     # = step x global batch; recorded to be read, the resume needs only the step
                     "rows_seen": step * run_cfg.batch_size,
+                    "best_value": best.value,
+                    "best_step": best.step,
                 }
                 _save_checkpoint(env, task, train_model, optimizer, scheduler, step, extra_state)
                 window_start = time.perf_counter()
@@ -352,11 +368,7 @@ def run(env: Env, task: Task) -> Path:
 
     final_dir = env.run_dir / "final"
     if info.is_main:
-        tmp = env.run_dir / ".final.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        task.save_final(model, tmp)
-        shutil.rmtree(final_dir, ignore_errors=True)
-        os.replace(tmp, final_dir)
+        _write_model_dir(task, model, final_dir)
         if run_cfg.plots:
             plot_curves(env.run_dir)
         wall = format_duration(time.perf_counter() - run_start + elapsed_before)
@@ -365,10 +377,43 @@ def run(env: Env, task: Task) -> Path:
     return final_dir
 
 
-def _evaluate(env: Env, task: Task, model, step: int, log: MetricsLog, progress: Progress) -> None:
+def _write_model_dir(task: Task, model, directory: Path) -> None:
+    """task.save_final into a temp dir, then renamed over `directory`: never half a model."""
+    tmp = directory.with_name(f".{directory.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    task.save_final(model, tmp)
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(tmp, directory)
+
+
+@dataclass
+class Best:
+    """The best held-out value of a task's chosen metric so far (`task.best_metric` = (name,
+    greater_is_better)); its model is kept in best/."""
+
+    spec: tuple[str, bool] | None
+    value: float | None = None
+    step: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec[0] if self.spec else ""
+
+    def improves(self, metrics: dict[str, float], step: int) -> bool:
+        if not self.spec or self.spec[0] not in metrics:
+            return False
+        value, greater = metrics[self.spec[0]], self.spec[1]
+        if self.value is not None and not (value > self.value if greater else value < self.value):
+            return False
+        self.value, self.step = value, step
+        return True
+
+
+def _evaluate(env: Env, task: Task, model, step: int, log: MetricsLog, progress: Progress) -> dict[str, float]:
     model.eval()
     with torch.no_grad(), _autocast(env):
         metrics = task.evaluate(distributed.unwrap(model), env.dist)
     if metrics:
         log.write({"step": step, **metrics})
         progress.note(f"eval at step {step}: " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()))
+    return metrics

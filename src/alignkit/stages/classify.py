@@ -1,0 +1,339 @@
+"""Classify: classic transfer learning. A pretrained body keeps its parameters, its output layer is
+dropped, and a new head sized for the task learns: N classes, multi-label, or regression.
+
+Recipe: read labelled rows -> discover the label names -> tokenize (text, optional text pair) ->
+body + new head (models/heads.py), frozen where asked -> micro-batches packed padding-free where
+the body allows it -> the task's loss (losses.classification_loss), one unit per example -> loop.run.
+Held-out metrics (evaluation.py) every eval; the best model by the main metric is kept in best/.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from alignkit.config import ClassifyConfig
+from alignkit.data import packing
+from alignkit.data.formats import LabelledRow, labelled_of
+from alignkit.data.readers import read_rows, resolve_path, split_held_out, write_jsonl
+from alignkit.errors import UserError
+from alignkit.evaluation import multi_label_metrics, regression_metrics, single_label_metrics
+from alignkit.losses import classification_loss
+from alignkit.models import heads, load
+from alignkit.models.heads import Labels
+from alignkit.train import loop
+from alignkit.train.distributed import DistInfo
+from alignkit.train.loop import MicroBatch
+
+DEMO_LABELLED = "classify.jsonl.gz"
+MAIN_METRIC = {"single": "accuracy", "multi": "micro_f1", "regression": "spearman"}
+LOWER_IS_BETTER = ("loss", "mse", "mae")
+
+
+def read_labelled(path: str, task: str, data) -> list[LabelledRow]:
+    rows = read_rows(resolve_path(path, demo=DEMO_LABELLED))
+    if not rows:
+        raise UserError(f"{path}: no rows")
+    return [labelled_of(row, task, data.text_field, data.text_pair_field, data.label_field) for row in rows]
+
+
+def discover_labels(rows: list[LabelledRow], task: str) -> Labels:
+    """Label names in a stable order: numeric names (0, 1, ...) by value, others alphabetically."""
+    if task == "regression":
+        return Labels(task, ["score"])
+    names = {name for row in rows for name in (row.target if task == "multi" else [row.target])}
+    if task == "single" and len(names) < 2:
+        raise UserError(f"{rows[0].source}: a classifier needs at least 2 classes; the data has {sorted(names)}")
+    numeric = all(n.lstrip("-").isdigit() for n in names)
+    return Labels(task, sorted(names, key=int) if numeric else sorted(names))
+
+
+def target_of(row: LabelledRow, labels: Labels) -> np.ndarray:
+    index = {name: i for i, name in enumerate(labels.names)}
+    unknown = [t for t in (row.target if labels.task == "multi" else [row.target]) if t not in index]
+    if labels.task != "regression" and unknown:
+        raise UserError(f"{row.source}: label '{unknown[0]}' is not among the training labels {labels.names}")
+    if labels.task == "single":
+        return np.array(index[row.target], dtype=np.int64)
+    if labels.task == "multi":
+        hot = np.zeros(labels.num_labels, dtype=np.float32)
+        hot[[index[t] for t in row.target]] = 1
+        return hot
+    return np.array(row.target, dtype=np.float32)
+
+
+@dataclass
+class Encoded:
+    """Tokenized examples: input_ids and token_type_ids (arrays per example), stacked targets."""
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray] | None
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def encode(tokenizer, rows: list[LabelledRow], labels: Labels | None, max_length: int) -> Encoded:
+    if not rows:
+        return Encoded([], None, np.zeros(0, dtype=np.float32))
+    texts = [r.text for r in rows]
+    pairs = [r.text_pair or "" for r in rows] if any(r.text_pair is not None for r in rows) else None
+    encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+    types = encoded.get("token_type_ids")
+    targets = np.stack([target_of(r, labels) for r in rows]) if labels else np.zeros(len(rows))
+    return Encoded(
+        [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]],
+        [np.asarray(t, dtype=np.int64) for t in types] if types is not None else None,
+        targets,
+    )
+
+
+def collate(data: Encoded, indices: list[int], packed: bool, pad_id: int) -> dict[str, torch.Tensor]:
+    """A micro-batch: one padding-free row (`packing.pack_sequences`) or right-padded rows."""
+    ids = [data.input_ids[i] for i in indices]
+    types = [data.token_type_ids[i] for i in indices] if data.token_type_ids is not None else None
+    if packed:
+        batch = packing.pack_sequences(ids, types)
+    else:
+        width = max(len(x) for x in ids)
+        input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)], mask[row, : len(seq)] = seq, 1
+        batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
+        if types is not None:
+            token_types = np.zeros_like(input_ids)
+            for row, seq in enumerate(types):
+                token_types[row, : len(seq)] = seq
+            batch["token_type_ids"] = torch.from_numpy(token_types)
+    batch["targets"] = torch.from_numpy(data.targets[indices])
+    return batch
+
+
+def predictions_of(logits: torch.Tensor, task: str, threshold: float) -> np.ndarray:
+    """Class ids (single), 0/1 per label (multi), or values (regression)."""
+    if task == "single":
+        return logits.argmax(-1).numpy()
+    if task == "multi":
+        return (torch.sigmoid(logits) >= threshold).numpy().astype(np.int64)
+    return logits.squeeze(-1).numpy()
+
+
+def task_metrics(predictions: np.ndarray, targets: np.ndarray, labels: Labels) -> dict[str, float]:
+    if labels.task == "single":
+        return single_label_metrics(predictions, targets, labels.names)
+    if labels.task == "multi":
+        return multi_label_metrics(predictions, targets)
+    return regression_metrics(predictions, targets)
+
+
+class ClassifyTask:
+    """One unit per example; the order of examples is a function of (seed, step)."""
+
+    def __init__(self, model, tokenizer, train: Encoded, held_out: Encoded, labels: Labels, head, config):
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.train, self.held_out, self.labels = train, held_out, labels
+        run = config.run
+        self.order = loop.EpochOrder(len(train), run.batch_size, run.seed)
+        self.total_steps = run.max_steps or self.order.steps_per_epoch(run.epochs)
+        self.packed = config.data.packing and heads.packed_family(model) is not None
+        mean_length = sum(len(x) for x in train.input_ids) / len(train)
+        self.flops_per_token = load.train_flops_per_token(model, seq_len=round(mean_length))
+        if config.head.head_lr is not None:
+            self.lr_of = {name: config.head.head_lr for name in head}
+        metric = config.head.metric or MAIN_METRIC[labels.task]
+        self.best_metric = (f"eval_{metric}", not any(metric.endswith(s) for s in LOWER_IS_BETTER))
+        self.report: dict = {}
+
+    def _collate(self, data: Encoded, indices: list[int]) -> MicroBatch:
+        batch = collate(data, indices, self.packed, self.tokenizer.pad_token_id)
+        return MicroBatch(batch, units=len(indices), tokens=sum(len(data.input_ids[i]) for i in indices))
+
+    def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
+        micro = self.config.run.micro_batch_size
+        return [self._collate(self.train, rows.tolist()) for rows in self.order.rank_micro_batches(step, dist, micro)]
+
+    def loss(self, model, batch: MicroBatch):
+        head = self.config.head
+        logits = heads.pooled_logits(model, batch.tensors)
+        loss_sum, _ = classification_loss(
+            logits, batch.tensors["targets"], self.labels.task, head.regression_loss, head.huber_delta
+        )
+        return loss_sum, {}
+
+    def predict_logits(self, model, data: Encoded) -> torch.Tensor:
+        micro = self.config.run.micro_batch_size
+        device = next(model.parameters()).device
+        outputs = []
+        for start in range(0, len(data), micro):
+            batch = loop.to_device(self._collate(data, list(range(start, min(start + micro, len(data))))), device)
+            outputs.append(heads.pooled_logits(model, batch.tensors).float().cpu())
+        return torch.cat(outputs)
+
+    def evaluate(self, model, dist: DistInfo) -> dict[str, float]:
+        """Every held-out example, on every process (classification eval is cheap next to training)."""
+        if not len(self.held_out):
+            return {}
+        logits = self.predict_logits(model, self.held_out)
+        head = self.config.head
+        targets = torch.from_numpy(self.held_out.targets)
+        loss_sum, count = classification_loss(logits, targets, self.labels.task, head.regression_loss, head.huber_delta)
+        predictions = predictions_of(logits, self.labels.task, head.threshold)
+        metrics = task_metrics(predictions, self.held_out.targets, self.labels)
+        self.report = metrics
+        main = {k: v for k, v in metrics.items() if not k.startswith("f1_")}  # per-class F1: report file only
+        return {"eval_loss": loss_sum.item() / count.item(), **{f"eval_{k}": v for k, v in main.items()}}
+
+    def save_final(self, model, directory: Path) -> None:
+        model.set_attn_implementation(self.config.model.attn_implementation)
+        model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+        if self.report:
+            (directory / "eval_report.json").write_text(json.dumps(self.report, indent=2) + "\n", encoding="utf-8")
+        if self.packed:
+            packing.use_packed_attention(model)
+
+
+def print_trainable(model, block_of: dict[str, str], body: Path, labels: Labels, spec: str, packed: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for column in ("block", "parameters", "trainable"):
+        table.add_column(column, justify="left" if column == "block" else "right")
+    total = trainable = 0
+    for block, count, learning in heads.trainable_summary(model, block_of):
+        table.add_row(block, f"{count:,}", f"{learning:,}")
+        total, trainable = total + count, trainable + learning
+    table.add_row("all", f"{total:,}", f"{trainable:,}", style="bold")
+    print(
+        f"classify: {body} ({model.config.model_type}) + new {labels.task} head, {labels.num_labels} output(s) "
+        f"{labels.names if labels.task != 'regression' else ''}; freeze {spec}; "
+        f"{'packed' if packed else 'padded'} batches"
+    )
+    console = Console(highlight=False)
+    console.print(table)
+
+
+def run(config: ClassifyConfig) -> Path:
+    env = loop.setup(config)
+    task_name, data_cfg = config.head.task, config.data
+    rows = read_labelled(data_cfg.path, task_name, data_cfg)
+    if data_cfg.eval_path:
+        train_rows, eval_rows = rows, read_labelled(data_cfg.eval_path, task_name, data_cfg)
+    else:
+        train_rows, eval_rows = split_held_out(rows, data_cfg.eval_fraction, config.run.seed)
+    labels = discover_labels(train_rows, task_name)
+    body = heads.resolve_body(config.model.name_or_path)
+    tokenizer = load.load_tokenizer(config.model.tokenizer or body)
+    train = encode(tokenizer, train_rows, labels, data_cfg.max_length)
+    held_out = encode(tokenizer, eval_rows, labels, data_cfg.max_length)
+    metric = config.head.metric
+    if metric and metric not in task_metrics(*_probe(labels), labels) and metric != "loss":
+        raise UserError(f"head.metric: '{metric}' is not a {task_name} metric")
+
+    loop.seed_everything(config.run.seed)  # the new head's initialisation follows the seed
+    model, head = heads.build_classifier(body, labels, tokenizer, config.model.attn_implementation)
+    block_of = heads.apply_freeze(model, head, config.head.freeze)
+    task = ClassifyTask(model, tokenizer, train, held_out, labels, head, config)
+    if task.packed:
+        packing.use_packed_attention(model)
+    if env.dist.is_main:
+        print_trainable(model, block_of, body, labels, config.head.freeze, task.packed)
+        print(f"classify: {len(train)} training examples, {len(held_out)} held out")
+    final = loop.run(env, task)
+    if env.dist.is_main and task.report:
+        shown = {k: round(v, 4) for k, v in task.report.items()}
+        print(f"classify: final held-out metrics {json.dumps(shown)}")
+    return final
+
+
+def _probe(labels: Labels) -> tuple[np.ndarray, np.ndarray]:
+    """Two tiny prediction/target arrays of the task's shape, to list its metric names."""
+    if labels.task == "multi":
+        return np.zeros((1, labels.num_labels)), np.zeros((1, labels.num_labels))
+    return np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# alignkit predict
+
+
+TASK_OF_PROBLEM = {
+    "single_label_classification": "single",
+    "multi_label_classification": "multi",
+    "regression": "regression",
+}
+
+
+def predict(model_dir: str, data: str, out: str, batch_size: int = 64, threshold: float = 0.5, max_length: int = 512):
+    """Predictions for every row of `data` as JSONL (the row's fields plus the prediction); prints
+    held-out metrics when the rows carry targets. Returns the metrics (or {})."""
+    from transformers import AutoModelForSequenceClassification
+
+    directory = load.checkpoint_dir(model_dir)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32).eval()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{directory}: cannot open as a sequence classifier ({exc})") from None
+    task = TASK_OF_PROBLEM.get(model.config.problem_type or "", "single")
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    labels = Labels(task, names if task != "regression" else ["score"])
+    tokenizer = load.load_tokenizer(directory)
+    raw = read_rows(resolve_path(data))
+    if not raw:
+        raise UserError(f"{data}: no rows")
+    has_targets = all(_has_target(row.fields, task) for row in raw)
+    rows = [labelled_of(row if has_targets else _with_dummy(row, task), task) for row in raw]
+    try:
+        encoded = encode(tokenizer, rows, labels if has_targets else None, max_length)
+    except UserError as exc:  # targets the model does not know: predict, but score nothing
+        print(f"predict: the rows' targets are not scored ({exc})")
+        has_targets = False
+        encoded = encode(tokenizer, rows, None, max_length)
+    packed = heads.packed_family(model) is not None
+    if packed:
+        packing.use_packed_attention(model)
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            indices = list(range(start, min(start + batch_size, len(rows))))
+            outputs.append(heads.pooled_logits(model, collate(encoded, indices, packed, tokenizer.pad_token_id)))
+    logits = torch.cat(outputs).float()
+    predictions = predictions_of(logits, task, threshold)
+    records = []
+    for row, logit_row, prediction in zip(raw, logits, predictions, strict=True):
+        record = dict(row.fields)
+        if task == "single":
+            probs = torch.softmax(logit_row, -1).tolist()
+            record.update(predicted=names[int(prediction)], probabilities=dict(zip(names, probs, strict=True)))
+        elif task == "multi":
+            probs = torch.sigmoid(logit_row).tolist()
+            record.update(
+                predicted=[n for n, p in zip(names, prediction, strict=True) if p],
+                probabilities=dict(zip(names, probs, strict=True)),
+            )
+        else:
+            record["predicted"] = float(prediction)
+        records.append(record)
+    write_jsonl(out, records)
+    return task_metrics(predictions, encoded.targets, labels) if has_targets else {}
+
+
+def _has_target(fields: dict, task: str) -> bool:
+    from alignkit.data.formats import default_label_field
+
+    return fields.get(default_label_field(task, fields)) not in (None, "")
+
+
+def _with_dummy(row, task: str):
+    """Rows without targets still go through the same text checks."""
+    from alignkit.data.readers import Row
+
+    dummy = {"single": "0", "multi": [], "regression": 0.0}[task]
+    return Row({**row.fields, "label": dummy}, row.source)
