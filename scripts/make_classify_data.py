@@ -22,7 +22,6 @@ byte-identical file.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
 import string
@@ -31,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_corpus import EN_SLOTS, MONTHS, ZH_SLOTS, write_jsonl_gz  # noqa: E402
+from make_corpus import EN_SLOTS, MONTHS, ZH_SLOTS, parse_args, write_jsonl_gz  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "alignkit" / "assets" / "classify.jsonl.gz"
 DEFAULT_SEED = 20240613
@@ -721,10 +720,7 @@ def generate(seed: int = DEFAULT_SEED) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output .jsonl.gz path")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    args = parser.parse_args()
+    args = parse_args(__doc__, DEFAULT_OUT, DEFAULT_SEED)
     rows = generate(args.seed)
     payload = write_jsonl_gz(rows, args.out)
     print(

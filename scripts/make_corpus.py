@@ -1352,11 +1352,16 @@ def write_jsonl_gz(rows: list[dict], out: Path) -> bytes:
     return payload
 
 
+def parse_args(doc: str, default_out: Path, default_seed: int) -> argparse.Namespace:
+    """The data scripts' shared command line: --out PATH and --seed N."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=default_out, help="output .jsonl.gz path")
+    parser.add_argument("--seed", type=int, default=default_seed, help="random seed")
+    return parser.parse_args()
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output .jsonl.gz path")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    args = parser.parse_args()
+    args = parse_args(__doc__, DEFAULT_OUT, DEFAULT_SEED)
     docs = generate(args.seed)
     payload = write_jsonl_gz([{"text": doc} for doc in docs], args.out)
     print(f"wrote {len(docs)} documents, {len(payload):,} bytes uncompressed, "

@@ -15,7 +15,6 @@ polite close. The shops, products and couriers are the imaginary ones of the pre
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import random
@@ -24,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_corpus import EN, EN_SLOTS, MONTHS, ZH, ZH_SLOTS, write_jsonl_gz  # noqa: E402
+from make_corpus import EN, EN_SLOTS, MONTHS, ZH, ZH_SLOTS, parse_args, write_jsonl_gz  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "alignkit" / "assets" / "sft.jsonl.gz"
 DEFAULT_SEED = 20240612
@@ -1615,10 +1614,7 @@ def generate(seed: int = DEFAULT_SEED) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output .jsonl.gz path")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
-    args = parser.parse_args()
+    args = parse_args(__doc__, DEFAULT_OUT, DEFAULT_SEED)
     rows = generate(args.seed)
     payload = write_jsonl_gz(rows, args.out)
     single = sum("prompt" in row for row in rows)

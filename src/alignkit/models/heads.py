@@ -17,8 +17,6 @@ body with variable-length attention, and the head reads each example's [CLS] / l
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +71,7 @@ class Labels:
 def build_classifier(body: Path, labels: Labels, tokenizer, attn_implementation: str = "sdpa"):
     """(model, names of the new head's parameters). The body's weights are the checkpoint's."""
     from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
 
     problem_type = PROBLEM_TYPES[labels.task]
     id2label = {i: name for i, name in enumerate(labels.names)}
@@ -87,13 +86,16 @@ def build_classifier(body: Path, labels: Labels, tokenizer, attn_implementation:
     )
     if problem_type:
         kwargs["problem_type"] = problem_type
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the "newly initialized" report is expected: the head is new
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # the "newly initialized" notice is expected
-            model, info = AutoModelForSequenceClassification.from_pretrained(body, **kwargs)
+        model, info = AutoModelForSequenceClassification.from_pretrained(body, **kwargs)
     except ValueError as exc:
         raise UserError(f"{body}: no sequence-classification form of this architecture ({exc})") from None
     except OSError as exc:
         raise UserError(f"{body}: cannot open as a body ({exc})") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
     if labels.task == "regression":
         model.config.problem_type = "regression"
     load.fit_embeddings(model, tokenizer)
