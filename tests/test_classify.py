@@ -17,6 +17,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from alignkit.config import ClassifyConfig, resolve
 from alignkit.data import packing
 from alignkit.data.formats import LabelledRow
+from alignkit.errors import UserError
 from alignkit.models import heads, load
 from alignkit.models.heads import Labels
 from alignkit.stages import classify
@@ -85,11 +86,12 @@ def test_decoder_body_loses_its_lm_head_and_gets_a_score_head(tiny_model_dir):
             assert torch.equal(param, source[strip(name)]), name
 
 
-@pytest.mark.parametrize("body", ["minilm", "decoder"])
+@pytest.mark.parametrize("body", ["minilm", "minilm-mean", "decoder"])
 def test_packed_logits_equal_the_models_own_padded_forward(body, tiny_model_dir):
-    directory = MINILM if body == "minilm" else tiny_model_dir
+    directory = MINILM if body.startswith("minilm") else tiny_model_dir
     tokenizer = load.load_tokenizer(directory)
-    model, _ = heads.build_classifier(directory, Labels("single", ["a", "b", "c"]), tokenizer)
+    pooling = "mean" if body == "minilm-mean" else "auto"
+    model, _ = heads.build_classifier(directory, Labels("single", ["a", "b", "c"]), tokenizer, pooling=pooling)
     model.eval()
     rows = [LabelledRow(text, None, "a", "x") for text, _ in INTENT_ROWS]
     data = classify.encode(tokenizer, rows, None, 64)
@@ -99,7 +101,7 @@ def test_packed_logits_equal_the_models_own_padded_forward(body, tiny_model_dir)
         packing.use_packed_attention(model)
         packed = heads.pooled_logits(model, classify.collate(data, indices, True, tokenizer.pad_token_id))
         alone = torch.cat([model(input_ids=torch.from_numpy(ids)[None]).logits for ids in data.input_ids])
-    assert heads.packed_family(model) == ("encoder" if body == "minilm" else "decoder")
+    assert heads.packed_family(model) == ("encoder" if body.startswith("minilm") else "decoder")
     torch.testing.assert_close(packed, padded, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(packed, alone, atol=1e-5, rtol=1e-4)
 
@@ -190,6 +192,34 @@ def test_multi_label_and_regression_on_a_decoder_body(tmp_path, tiny_model_dir):
     metrics = classify.predict(str(final), str(scores), str(out))
     assert set(metrics) == {"mse", "mae", "pearson", "spearman"}
     assert all(isinstance(json.loads(x)["predicted"], float) for x in out.read_text().splitlines())
+
+
+def test_mean_pooling_ships_its_class_and_final_predicts_the_same_through_plain_transformers(tmp_path):
+    data = intents(tmp_path)
+    config = config_for(tmp_path, "minilm", data, "--head.pooling", "mean", "--max-steps", "2", "--lr", "1e-3",
+                        "--data.eval-fraction", "0")  # fmt: skip
+    final = classify.run(config)
+    assert (final / "mean_pool.py").is_file()
+    model = AutoModelForSequenceClassification.from_pretrained(final, trust_remote_code=True).eval()
+    assert type(model).__name__ == "BertMeanPoolForSequenceClassification"
+    out = tmp_path / "pred.jsonl"
+    classify.predict(str(final), str(data), str(out))
+    tokenizer = AutoTokenizer.from_pretrained(final)
+    texts = [json.loads(line)["text"] for line in out.read_text(encoding="utf-8").splitlines()]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")  # padded: the mean must skip the padding
+    with torch.no_grad():
+        expected = torch.softmax(model(**batch).logits, -1)
+    for record, probs in zip((json.loads(x) for x in out.read_text().splitlines()), expected, strict=True):
+        assert list(record["probabilities"].values()) == pytest.approx(probs.tolist(), abs=1e-5)
+
+
+def test_pooling_must_fit_the_body(tiny_model_dir):
+    tokenizer = load.load_tokenizer(tiny_model_dir)
+    for pooling, message in (("mean", "mean is offered for BERT-style encoders"), ("cls", "cls does not fit")):
+        with pytest.raises(UserError, match=message):
+            heads.build_classifier(tiny_model_dir, Labels("single", ["a", "b"]), tokenizer, pooling=pooling)
+    with pytest.raises(UserError, match="last does not fit a bert body"):
+        heads.build_classifier(MINILM, Labels("single", ["a", "b"]), load.load_tokenizer(MINILM), pooling="last")
 
 
 def test_label_discovery_orders_numeric_names_by_value():

@@ -151,6 +151,10 @@ class HeadConfig(Section):
     freeze: str = Field(
         "none", description="none (train all), head-only (train only the new head), top:N (head + top N layers)"
     )
+    pooling: Literal["auto", "cls", "mean", "last"] = Field(
+        "auto", description="auto: the class's own ([CLS] for encoders, last token for decoders); mean: token mean "
+        "(BERT-style encoders; final/ then opens with trust_remote_code=True)"
+    )
     head_lr: float | None = Field(None, gt=0, description="learning rate of the new head; default: optim.lr")
     regression_loss: Literal["mse", "huber"] = Field("mse", description="loss of a regression head")
     huber_delta: float = Field(1.0, gt=0, description="where the Huber loss turns from quadratic to linear")

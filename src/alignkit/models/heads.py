@@ -27,6 +27,7 @@ from alignkit.models import load
 
 PROBLEM_TYPES = {"single": "single_label_classification", "multi": "multi_label_classification", "regression": None}
 MINILM_NAMES = ("minilm", "all-minilm-l6-v2")
+ENCODERS = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta-v2", "mpnet", "modernbert")
 # decoder families whose attention takes variable-length boundaries (cu_seq_lens) through kwargs
 DECODERS = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "olmo2")
 
@@ -68,9 +69,29 @@ class Labels:
         return len(self.names)
 
 
-def build_classifier(body: Path, labels: Labels, tokenizer, attn_implementation: str = "sdpa"):
+def model_class(body: Path, pooling: str):
+    """The classifier class for a body and a pooling: the architecture's own for auto/cls/last
+    (checked against the body), our mean-pooling BERT (models/mean_pool.py) for mean."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    try:
+        model_type = AutoConfig.from_pretrained(body).model_type
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{body}: cannot read its config ({exc})") from None
+    encoder = model_type in ENCODERS
+    if pooling == "mean":
+        if model_type != "bert":
+            raise UserError(f"head.pooling: mean is offered for BERT-style encoders; {body} is a {model_type}")
+        from alignkit.models.mean_pool import BertMeanPoolForSequenceClassification
+
+        return BertMeanPoolForSequenceClassification
+    if (pooling == "cls" and not encoder) or (pooling == "last" and encoder):
+        raise UserError(f"head.pooling: {pooling} does not fit a {model_type} body; use auto")
+    return AutoModelForSequenceClassification
+
+
+def build_classifier(body: Path, labels: Labels, tokenizer, attn_implementation: str = "sdpa", pooling="auto"):
     """(model, names of the new head's parameters). The body's weights are the checkpoint's."""
-    from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     problem_type = PROBLEM_TYPES[labels.task]
@@ -89,7 +110,7 @@ def build_classifier(body: Path, labels: Labels, tokenizer, attn_implementation:
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialized" report is expected: the head is new
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(body, **kwargs)
+        model, info = model_class(body, pooling).from_pretrained(body, **kwargs)
     except ValueError as exc:
         raise UserError(f"{body}: no sequence-classification form of this architecture ({exc})") from None
     except OSError as exc:
@@ -176,8 +197,9 @@ def trainable_summary(model, block_of: dict[str, str]) -> list[tuple[str, int, i
 def packed_family(model) -> str | None:
     """'encoder' (BERT-style: pooler + classifier), 'decoder' (a `score` layer on the last token), or
     None when only the padded path (the model's own forward) applies."""
-    name = type(model).__name__
-    if name == "BertForSequenceClassification" and model.base_model.pooler is not None:
+    from transformers import BertForSequenceClassification
+
+    if isinstance(model, BertForSequenceClassification) and model.base_model.pooler is not None:
         return "encoder"
     if hasattr(model, "score") and not hasattr(model, "classifier") and model.config.model_type in DECODERS:
         return "decoder"
@@ -194,6 +216,15 @@ def pooled_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     hidden = model.base_model(**inputs, use_cache=False).last_hidden_state[0]  # (N, H)
     offsets = batch["cu_seq_lens_q"].long()
     if packed_family(model) == "encoder":
+        from alignkit.models.mean_pool import BertMeanPoolForSequenceClassification
+
+        # by name: a model opened from final/ runs the copy of the class that travels with it
+        if type(model).__name__ == BertMeanPoolForSequenceClassification.__name__:
+            lengths = offsets[1:] - offsets[:-1]
+            example = torch.repeat_interleave(torch.arange(len(lengths), device=hidden.device), lengths)
+            sums = torch.zeros(len(lengths), hidden.shape[-1], dtype=hidden.dtype, device=hidden.device)
+            pooled = sums.index_add(0, example, hidden) / lengths.unsqueeze(1).to(hidden.dtype)
+            return model.classifier(model.dropout(pooled))
         cls = hidden[offsets[:-1]].unsqueeze(1)  # the pooler reads position 0 of each row
         return model.classifier(model.dropout(model.base_model.pooler(cls)))
     return model.score(hidden[offsets[1:] - 1])

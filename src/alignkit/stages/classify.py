@@ -238,7 +238,9 @@ def run(config: ClassifyConfig) -> Path:
         raise UserError(f"head.metric: '{metric}' is not a {task_name} metric")
 
     loop.seed_everything(config.run.seed)  # the new head's initialisation follows the seed
-    model, head = heads.build_classifier(body, labels, tokenizer, config.model.attn_implementation)
+    model, head = heads.build_classifier(
+        body, labels, tokenizer, config.model.attn_implementation, config.head.pooling
+    )
     block_of = heads.apply_freeze(model, head, config.head.freeze)
     task = ClassifyTask(model, tokenizer, train, held_out, labels, head, config)
     if task.packed:
@@ -278,7 +280,9 @@ def predict(model_dir: str, data: str, out: str, batch_size: int = 64, threshold
 
     directory = load.checkpoint_dir(model_dir)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(directory, dtype=torch.float32).eval()
+        model = AutoModelForSequenceClassification.from_pretrained(
+            directory, dtype=torch.float32, trust_remote_code=True  # a mean-pooling head ships its own class
+        ).eval()
     except (OSError, ValueError) as exc:
         raise UserError(f"{directory}: cannot open as a sequence classifier ({exc})") from None
     task = TASK_OF_PROBLEM.get(model.config.problem_type or "", "single")
