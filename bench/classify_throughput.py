@@ -12,30 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from measure import run_alignkit, run_timed
 
 HERE = Path(__file__).resolve().parent
 SST2 = HERE.parents[1] / "shared" / "data" / "sst2"
 
-PEAK_RSS = """
-import resource, runpy, sys, json, os
-sys.argv = sys.argv[1:]
-try:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-finally:
-    with open(os.environ["BENCH_RSS_FILE"], "w") as handle:
-        json.dump({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, handle)
-"""
-
-
 def alignkit_run(args, train: Path, workdir: Path, env: dict, freeze: str) -> dict:
-    out, rss = workdir / f"alignkit-{freeze}", workdir / f"alignkit-{freeze}-rss.json"
+    out = workdir / f"alignkit-{freeze}"
     lr = args.head_only_lr if freeze == "head-only" else args.lr
     command = [
-        sys.executable, "-c", PEAK_RSS, "alignkit", "classify", "--model", "minilm", "--data", str(train),
+        "classify", "--model", "minilm", "--data", str(train),
         "--data.eval-path", str(args.dev), "--output-dir", str(out), "--overwrite", "--freeze", freeze,
         "--epochs", "1", "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
         "--lr", str(lr), "--optim.beta2", "0.999", "--optim.weight-decay", "0.01", "--optim.schedule", "linear",
@@ -43,11 +32,7 @@ def alignkit_run(args, train: Path, workdir: Path, env: dict, freeze: str) -> di
         "--eval-every", "0", "--save-every", "0", "--log-every", "25", "--run.progress", "false",
         "--run.plots", "false", "--seed", str(args.seed),
     ]  # fmt: skip
-    start = time.perf_counter()
-    result = subprocess.run(command, env={**env, "BENCH_RSS_FILE": str(rss)}, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if result.returncode:
-        sys.exit(result.stderr[-3000:])
+    wall, peak_rss, _ = run_alignkit(command, env)
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     train_seconds = [x for x in lines if "loss" in x][-1]["elapsed_s"]
     accuracy = [x for x in lines if "eval_accuracy" in x][-1]["eval_accuracy"]
@@ -57,7 +42,7 @@ def alignkit_run(args, train: Path, workdir: Path, env: dict, freeze: str) -> di
         "examples_per_second": round(args.rows / train_seconds, 1),
         "dev_accuracy": round(accuracy, 4),
         "wall_seconds": round(wall, 1),
-        "peak_rss_mib": round(json.loads(rss.read_text())["peak_rss_mib"], 1),
+        "peak_rss_mib": round(peak_rss, 1),
     }
 
 
@@ -68,15 +53,12 @@ def trainer_run(args, workdir: Path, env: dict) -> dict:
         str(args.train), "--dev", str(args.dev), "--rows", str(args.rows), "--batch-size", str(args.batch_size),
         "--lr", str(args.lr), "--seed", str(args.seed), "--out", str(out),
     ]  # fmt: skip
-    start = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    if result.returncode:
-        sys.exit(result.stderr[-3000:])
-    return {**json.loads((out / "result.json").read_text()), "wall_seconds": round(time.perf_counter() - start, 1)}
+    wall, _ = run_timed(command, env)
+    return {**json.loads((out / "result.json").read_text()), "wall_seconds": round(wall, 1)}
 
 
 def main() -> None:
-    from alignkit.models.heads import minilm_dir
+    from alignkit.models.load import minilm_dir
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", type=Path, default=SST2 / "train.tsv")

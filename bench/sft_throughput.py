@@ -26,45 +26,25 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import measure
 
 HERE = Path(__file__).resolve().parent
 SHARED_ALPACA = HERE.parents[1] / "shared" / "data" / "llamafactory" / "alpaca_en_demo.json"
 TRL_PYTHON = HERE / ".venv-trl" / "bin" / "python"
 
-PEAK_RSS = """
-import resource, runpy, sys, json, os
-sys.argv = sys.argv[1:]
-try:
-    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
-finally:
-    out = os.environ["BENCH_RSS_FILE"]
-    with open(out, "w") as handle:
-        json.dump({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}, handle)
-"""
-
-
-def timed(command: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
-    start = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{result.stderr[-3000:]}")
-    return seconds, result
-
 
 def run_alignkit(args, model_dir: Path, workdir: Path, env: dict) -> dict:
     out = workdir / "alignkit"
-    rss_file = workdir / "alignkit-rss.json"
     command = [
-        sys.executable, "-c", PEAK_RSS, "alignkit", "sft", "--model", str(model_dir), "--data", str(args.data),
+        "sft", "--model", str(model_dir), "--data", str(args.data),
         "--output-dir", str(out), "--overwrite", "--data.max-length", str(args.max_length),
         "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size), "--epochs", "1",
         "--lr", "1e-4", "--optim.warmup-steps", "0", "--data.eval-fraction", "0", "--eval-every", "0",
         "--save-every", "0", "--log-every", "10", "--run.progress", "false", "--run.plots", "false",
     ]  # fmt: skip
-    wall, result = timed(command, {**env, "BENCH_RSS_FILE": str(rss_file)})
+    wall, peak_rss, result = measure.run_alignkit(command, env)
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     train_lines = [line for line in lines if "loss" in line]
     stats_line = next(line for line in result.stdout.splitlines() if "examples ->" in line)
@@ -75,7 +55,7 @@ def run_alignkit(args, model_dir: Path, workdir: Path, env: dict) -> dict:
         "steps": train_lines[-1]["step"],
         "tokens": train_lines[-1]["tokens"],
         "final_loss": round(train_lines[-1]["loss"], 4),
-        "peak_rss_mib": round(json.loads(rss_file.read_text())["peak_rss_mib"], 1),
+        "peak_rss_mib": round(peak_rss, 1),
         "data": stats_line.split("data: ", 1)[-1].split("; 0 held out")[0],
     }
 
@@ -89,7 +69,7 @@ def run_trl(args, model_dir: Path, workdir: Path, env: dict, mode: str) -> dict:
     ]  # fmt: skip
     if args.trl_gradient_checkpointing:
         command.append("--gradient-checkpointing")
-    wall, _ = timed(command, env)
+    wall, _ = measure.run_timed(command, env)
     result = json.loads((out / "result.json").read_text())
     return {
         "side": f"TRL {mode}",

@@ -24,7 +24,7 @@ from alignkit.stages import classify
 from tests.conftest import run_cli
 
 QUIET = ["--run.progress", "false", "--run.plots", "false"]
-MINILM = heads.minilm_dir()
+MINILM = load.minilm_dir()
 
 # Our own labelled messages: three intents, English and Chinese.
 INTENT_ROWS = [

@@ -127,7 +127,7 @@ def inspect_data(
     if train_on not in ("all_turns", "last_turn") or max_length < 2 or show < 0:
         raise UserError("inspect-data: expected --train-on all_turns|last_turn, --max-length >= 2, --show >= 0")
     items = sft.read_conversations(data, data_format)
-    directory = sft.resolve_model(model)
+    directory = load.resolve_pretrained(model)
     tokenizer = load.load_tokenizer(directory)
     ensure_chat_template(tokenizer)
     examples, stats = encode_dataset(tokenizer, items, max_length, train_on)

@@ -27,18 +27,18 @@ SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistan
 Conversation = list[dict[str, str]]
 
 
-def text_of(row: Row, field: str | None = None) -> str:
-    """The document of a text row: `field` if given, else `text`, else `content`."""
-    candidates = (field,) if field else TEXT_FIELDS
-    for name in candidates:
+def text_of(row: Row, field: str | None = None, candidates: tuple[str, ...] = TEXT_FIELDS) -> str:
+    """The text of a row: `field` if given, else the first of `candidates` the row has."""
+    names = (field,) if field else candidates
+    for name in names:
         if name in row.fields:
             value = row.fields[name]
             if not isinstance(value, str):
                 raise UserError(f"{row.source}: field '{name}' should be a string, got {type(value).__name__}")
             return value
-    wanted = f"'{field}'" if field else "'text' (or 'content')"
+    wanted = f"'{names[0]}'" + (f" (or {', '.join(repr(n) for n in names[1:])})" if len(names) > 1 else "")
     found = ", ".join(sorted(map(str, row.fields))) or "none"
-    raise UserError(f"{row.source}: expected a {wanted} string field; found fields: {found}")
+    raise UserError(f"{row.source}: expected a {wanted} field (a string); found fields: {found}")
 
 
 def detect_chat_format(row: Row) -> str | None:
@@ -187,23 +187,23 @@ def default_label_field(task: str, fields: dict[str, Any]) -> str:
 
 
 def labelled_of(
-    row: Row, task: str, text_field: str | None = None, pair_field: str | None = None, label_field: str | None = None
+    row: Row,
+    task: str,
+    text_field: str | None = None,
+    pair_field: str | None = None,
+    label_field: str | None = None,
+    target_required: bool = True,
 ) -> LabelledRow:
-    """A labelled row, its fields checked; errors name file:line and what was expected."""
+    """A labelled row, its fields checked; errors name file:line and what was expected. Without
+    `target_required` a row with no target gives target None (rows to predict)."""
     fields = row.fields
-    name = text_field or next((f for f in LABELLED_TEXT_FIELDS if f in fields), None)
-    if name is None or name not in fields:
-        wanted = f"'{text_field}'" if text_field else "'text' (or 'sentence', 'content')"
-        raise UserError(f"{row.source}: expected a {wanted} field; found fields: {', '.join(map(str, fields))}")
-    text = _string(row, fields[name], f"'{name}'")
+    text = text_of(row, text_field, LABELLED_TEXT_FIELDS)
     pair_name = pair_field or ("text_pair" if "text_pair" in fields else None)
-    pair = None
-    if pair_name is not None:
-        if pair_name not in fields:
-            raise UserError(f"{row.source}: expected a '{pair_name}' field (data.text_pair_field)")
-        pair = _string(row, fields[pair_name], f"'{pair_name}'")
+    pair = text_of(row, pair_name) if pair_name is not None else None
     target_name = label_field or default_label_field(task, fields)
     if target_name not in fields or fields[target_name] in (None, ""):
+        if not target_required:
+            return LabelledRow(text, pair, None, row.source)
         what = {"single": "a class name or index", "multi": "a list of labels", "regression": "a number"}[task]
         raise UserError(f"{row.source}: expected '{target_name}': {what}")
     target = fields[target_name]

@@ -58,24 +58,34 @@ def pack(examples: list[EncodedExample]) -> dict[str, torch.Tensor]:
     return row
 
 
+def pad_sequences(sequences: list[np.ndarray], pad_id: int, token_type_ids: list[np.ndarray] | None = None) -> dict:
+    """Token sequences -> rows right-padded to the longest: input_ids, attention_mask (and
+    token_type_ids, padded with 0): (B, T)."""
+    width = max(len(s) for s in sequences)
+    input_ids = np.full((len(sequences), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(sequences), width), dtype=np.int64)
+    for row, sequence in enumerate(sequences):
+        input_ids[row, : len(sequence)], attention_mask[row, : len(sequence)] = sequence, 1
+    rows = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention_mask)}
+    if token_type_ids is not None:
+        types = np.zeros_like(input_ids)
+        for row, sequence in enumerate(token_type_ids):
+            types[row, : len(sequence)] = sequence
+        rows["token_type_ids"] = torch.from_numpy(types)
+    return rows
+
+
 def pad(examples: list[EncodedExample], pad_id: int) -> dict[str, torch.Tensor]:
-    """Examples -> rows right-padded to the longest: input_ids, attention_mask, keep (B, T); targets (K,)."""
-    width = max(len(e) for e in examples)
-    input_ids = np.full((len(examples), width), pad_id, dtype=np.int64)
-    attention_mask = np.zeros((len(examples), width), dtype=np.int64)
-    keep = np.zeros((len(examples), width), dtype=bool)
+    """Examples -> rows right-padded to the longest (`pad_sequences`), plus keep: (B, T) and targets: (K,)."""
+    rows = pad_sequences([e.input_ids for e in examples], pad_id)
+    keep = np.zeros(tuple(rows["input_ids"].shape), dtype=bool)
     targets = []
     for row, example in enumerate(examples):
-        input_ids[row, : len(example)] = example.input_ids
-        attention_mask[row, : len(example)] = 1
         keep[row, : len(example)], row_targets = _next_token_targets(example)
         targets.append(row_targets)
-    return {
-        "input_ids": torch.from_numpy(input_ids),
-        "attention_mask": torch.from_numpy(attention_mask),
-        "keep": torch.from_numpy(keep),
-        "targets": torch.from_numpy(np.concatenate(targets)),
-    }
+    rows["keep"] = torch.from_numpy(keep)
+    rows["targets"] = torch.from_numpy(np.concatenate(targets))
+    return rows
 
 
 def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):

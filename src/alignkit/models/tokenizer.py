@@ -79,10 +79,9 @@ END_OF_TURN_TOKENS = (IM_END, "<|eot_id|>", "<|end|>", "<end_of_turn>")
 def end_of_turn_ids(tokenizer) -> list[int]:
     """Token ids that end generation: eos, and the end-of-turn markers the vocabulary has."""
     ids = [tokenizer.eos_token_id]
-    vocab = tokenizer.get_vocab()
-    for token in END_OF_TURN_TOKENS:
-        token_id = vocab.get(token)
-        if token_id is not None and token_id not in ids:
+    for token in END_OF_TURN_TOKENS:  # one lookup each, not a copy of the whole vocabulary
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id and token_id not in ids:
             ids.append(token_id)
     return [i for i in ids if i is not None]
 

@@ -31,6 +31,11 @@ from alignkit.train.loop import MicroBatch
 
 DEMO_LABELLED = "classify.jsonl.gz"
 MAIN_METRIC = {"single": "accuracy", "multi": "micro_f1", "regression": "spearman"}
+METRICS = {  # what task_metrics reports (besides per-class F1), and eval_loss: the choices for head.metric
+    "single": ("accuracy", "macro_f1", "loss"),
+    "multi": ("micro_f1", "macro_f1", "exact_match", "loss"),
+    "regression": ("mse", "mae", "pearson", "spearman", "loss"),
+}
 LOWER_IS_BETTER = ("loss", "mse", "mae")
 
 
@@ -52,18 +57,21 @@ def discover_labels(rows: list[LabelledRow], task: str) -> Labels:
     return Labels(task, sorted(names, key=int) if numeric else sorted(names))
 
 
-def target_of(row: LabelledRow, labels: Labels) -> np.ndarray:
+def targets_of(rows: list[LabelledRow], labels: Labels) -> np.ndarray:
+    """Stacked targets: class ids (single), 0/1 rows (multi), values (regression)."""
+    if labels.task == "regression":
+        return np.array([row.target for row in rows], dtype=np.float32)
     index = {name: i for i, name in enumerate(labels.names)}
-    unknown = [t for t in (row.target if labels.task == "multi" else [row.target]) if t not in index]
-    if labels.task != "regression" and unknown:
-        raise UserError(f"{row.source}: label '{unknown[0]}' is not among the training labels {labels.names}")
+    for row in rows:
+        unknown = [t for t in (row.target if labels.task == "multi" else [row.target]) if t not in index]
+        if unknown:
+            raise UserError(f"{row.source}: label '{unknown[0]}' is not among the training labels {labels.names}")
     if labels.task == "single":
-        return np.array(index[row.target], dtype=np.int64)
-    if labels.task == "multi":
-        hot = np.zeros(labels.num_labels, dtype=np.float32)
-        hot[[index[t] for t in row.target]] = 1
-        return hot
-    return np.array(row.target, dtype=np.float32)
+        return np.array([index[row.target] for row in rows], dtype=np.int64)
+    hot = np.zeros((len(rows), labels.num_labels), dtype=np.float32)
+    for number, row in enumerate(rows):
+        hot[number, [index[t] for t in row.target]] = 1
+    return hot
 
 
 @dataclass
@@ -85,7 +93,7 @@ def encode(tokenizer, rows: list[LabelledRow], labels: Labels | None, max_length
     pairs = [r.text_pair or "" for r in rows] if any(r.text_pair is not None for r in rows) else None
     encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length)
     types = encoded.get("token_type_ids")
-    targets = np.stack([target_of(r, labels) for r in rows]) if labels else np.zeros(len(rows))
+    targets = targets_of(rows, labels) if labels else np.zeros(len(rows))
     return Encoded(
         [np.asarray(ids, dtype=np.int64) for ids in encoded["input_ids"]],
         [np.asarray(t, dtype=np.int64) for t in types] if types is not None else None,
@@ -97,20 +105,7 @@ def collate(data: Encoded, indices: list[int], packed: bool, pad_id: int) -> dic
     """A micro-batch: one padding-free row (`packing.pack_sequences`) or right-padded rows."""
     ids = [data.input_ids[i] for i in indices]
     types = [data.token_type_ids[i] for i in indices] if data.token_type_ids is not None else None
-    if packed:
-        batch = packing.pack_sequences(ids, types)
-    else:
-        width = max(len(x) for x in ids)
-        input_ids = np.full((len(ids), width), pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for row, seq in enumerate(ids):
-            input_ids[row, : len(seq)], mask[row, : len(seq)] = seq, 1
-        batch = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
-        if types is not None:
-            token_types = np.zeros_like(input_ids)
-            for row, seq in enumerate(types):
-                token_types[row, : len(seq)] = seq
-            batch["token_type_ids"] = torch.from_numpy(token_types)
+    batch = packing.pack_sequences(ids, types) if packed else packing.pad_sequences(ids, pad_id, types)
     batch["targets"] = torch.from_numpy(data.targets[indices])
     return batch
 
@@ -190,13 +185,9 @@ class ClassifyTask:
         return {"eval_loss": loss_sum.item() / count.item(), **{f"eval_{k}": v for k, v in main.items()}}
 
     def save_final(self, model, directory: Path) -> None:
-        model.set_attn_implementation(self.config.model.attn_implementation)
-        model.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
+        load.save_pretrained(model, self.tokenizer, directory, self.config.model.attn_implementation)
         if self.report:
             (directory / "eval_report.json").write_text(json.dumps(self.report, indent=2) + "\n", encoding="utf-8")
-        if self.packed:
-            packing.use_packed_attention(model)
 
 
 def print_trainable(model, block_of: dict[str, str], body: Path, labels: Labels, spec: str, packed: bool) -> None:
@@ -229,12 +220,12 @@ def run(config: ClassifyConfig) -> Path:
     else:
         train_rows, eval_rows = split_held_out(rows, data_cfg.eval_fraction, config.run.seed)
     labels = discover_labels(train_rows, task_name)
-    body = heads.resolve_body(config.model.name_or_path)
+    body = load.resolve_pretrained(config.model.name_or_path, "body")
     tokenizer = load.load_tokenizer(config.model.tokenizer or body)
     train = encode(tokenizer, train_rows, labels, data_cfg.max_length)
     held_out = encode(tokenizer, eval_rows, labels, data_cfg.max_length)
     metric = config.head.metric
-    if metric and metric not in task_metrics(*_probe(labels), labels) and metric != "loss":
+    if metric and metric not in METRICS[task_name]:
         raise UserError(f"head.metric: '{metric}' is not a {task_name} metric")
 
     loop.seed_everything(config.run.seed)  # the new head's initialisation follows the seed
@@ -253,13 +244,6 @@ def run(config: ClassifyConfig) -> Path:
         shown = {k: round(v, 4) for k, v in task.report.items()}
         print(f"classify: final held-out metrics {json.dumps(shown)}")
     return final
-
-
-def _probe(labels: Labels) -> tuple[np.ndarray, np.ndarray]:
-    """Two tiny prediction/target arrays of the task's shape, to list its metric names."""
-    if labels.task == "multi":
-        return np.zeros((1, labels.num_labels)), np.zeros((1, labels.num_labels))
-    return np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,8 +276,8 @@ def predict(model_dir: str, data: str, out: str, batch_size: int = 64, threshold
     raw = read_rows(resolve_path(data))
     if not raw:
         raise UserError(f"{data}: no rows")
-    has_targets = all(_has_target(row.fields, task) for row in raw)
-    rows = [labelled_of(row if has_targets else _with_dummy(row, task), task) for row in raw]
+    rows = [labelled_of(row, task, target_required=False) for row in raw]
+    has_targets = all(row.target is not None for row in rows)
     try:
         encoded = encode(tokenizer, rows, labels if has_targets else None, max_length)
     except UserError as exc:  # targets the model does not know: predict, but score nothing
@@ -327,17 +311,3 @@ def predict(model_dir: str, data: str, out: str, batch_size: int = 64, threshold
         records.append(record)
     write_jsonl(out, records)
     return task_metrics(predictions, encoded.targets, labels) if has_targets else {}
-
-
-def _has_target(fields: dict, task: str) -> bool:
-    from alignkit.data.formats import default_label_field
-
-    return fields.get(default_label_field(task, fields)) not in (None, "")
-
-
-def _with_dummy(row, task: str):
-    """Rows without targets still go through the same text checks."""
-    from alignkit.data.readers import Row
-
-    dummy = {"single": "0", "multi": [], "regression": 0.0}[task]
-    return Row({**row.fields, "label": dummy}, row.source)

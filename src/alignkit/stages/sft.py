@@ -98,20 +98,7 @@ class SFTTask:
         if self.config.lora.r > 0:
             model.save_pretrained(directory / "adapter")
             model = model.merge_and_unload()
-        model.set_attn_implementation(self.config.model.attn_implementation)
-        model.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
-
-
-def resolve_model(name: str) -> Path:
-    """The checkpoint to fine-tune: a directory, or the demo's pretrained model (trained if missing)."""
-    if name == "demo":
-        from alignkit.stages import pretrain
-
-        return pretrain.ensure_demo_model()
-    if load.is_named(name):
-        raise UserError(f"model.name_or_path: sft fine-tunes a pretrained model; '{name}' is a size, not a checkpoint")
-    return load.checkpoint_dir(name)
+        load.save_pretrained(model, self.tokenizer, directory, self.config.model.attn_implementation)
 
 
 def add_lora(model, lora, new_token_ids: list[int]):
@@ -166,7 +153,7 @@ def run(config: SFTConfig) -> Path:
         train_items, eval_items = items, read_conversations(config.data.eval_path, config.data.format)
     else:
         train_items, eval_items = split_held_out(items, config.data.eval_fraction, config.run.seed)
-    model_dir = resolve_model(config.model.name_or_path)
+    model_dir = load.resolve_pretrained(config.model.name_or_path)
 
     loop.seed_everything(config.run.seed)
     tokenizer, model = prepare(config, model_dir)
