@@ -20,6 +20,7 @@ from measure import run_alignkit, run_timed
 HERE = Path(__file__).resolve().parent
 SST2 = HERE.parents[1] / "shared" / "data" / "sst2"
 
+
 def alignkit_run(args, train: Path, workdir: Path, env: dict, freeze: str) -> dict:
     out = workdir / f"alignkit-{freeze}"
     lr = args.head_only_lr if freeze == "head-only" else args.lr

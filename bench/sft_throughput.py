@@ -43,6 +43,7 @@ def run_alignkit(args, model_dir: Path, workdir: Path, env: dict) -> dict:
         "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size), "--epochs", "1",
         "--lr", "1e-4", "--optim.warmup-steps", "0", "--data.eval-fraction", "0", "--eval-every", "0",
         "--save-every", "0", "--log-every", "10", "--run.progress", "false", "--run.plots", "false",
+        "--run.device", args.device,
     ]  # fmt: skip
     wall, peak_rss, result = measure.run_alignkit(command, env)
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
@@ -56,6 +57,7 @@ def run_alignkit(args, model_dir: Path, workdir: Path, env: dict) -> dict:
         "tokens": train_lines[-1]["tokens"],
         "final_loss": round(train_lines[-1]["loss"], 4),
         "peak_rss_mib": round(peak_rss, 1),
+        "gpu_peak_gib": max((line.get("gpu_peak_gib", 0) for line in train_lines), default=0) or None,
         "data": stats_line.split("data: ", 1)[-1].split("; 0 held out")[0],
     }
 
@@ -63,9 +65,9 @@ def run_alignkit(args, model_dir: Path, workdir: Path, env: dict) -> dict:
 def run_trl(args, model_dir: Path, workdir: Path, env: dict, mode: str) -> dict:
     out = workdir / f"trl-{mode}"
     command = [
-        str(TRL_PYTHON), str(HERE / "trl_sft.py"), "--model", str(model_dir), "--data", str(args.data),
-        "--mode", mode, "--out", str(out), "--max-length", str(args.max_length),
-        "--batch-size", str(args.batch_size),
+        str(args.trl_python), str(HERE / "trl_sft.py"), "--device", args.device,
+        "--model", str(model_dir), "--data", str(args.data), "--mode", mode, "--out", str(out),
+        "--max-length", str(args.max_length), "--batch-size", str(args.batch_size),
     ]  # fmt: skip
     if args.trl_gradient_checkpointing:
         command.append("--gradient-checkpointing")
@@ -79,6 +81,7 @@ def run_trl(args, model_dir: Path, workdir: Path, env: dict, mode: str) -> dict:
         "tokens": result["tokens"],
         "final_loss": round(result["final_loss"], 4) if result["final_loss"] is not None else None,
         "peak_rss_mib": result["peak_rss_mib"],
+        "gpu_peak_gib": result.get("gpu_peak_gib"),
         "trl_version": result["trl_version"],
     }
 
@@ -92,14 +95,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--trl-gradient-checkpointing", action="store_true", help="TRL's own default; off here")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cuda: both sides in bf16")
+    parser.add_argument("--trl-python", type=Path, default=TRL_PYTHON, help="a Python that has TRL")
     parser.add_argument("--workdir", type=Path, default=HERE / "results" / "sft")
     parser.add_argument("--json", type=Path, help="write every repeat here")
     args = parser.parse_args()
-    if not TRL_PYTHON.exists():
-        sys.exit(f"no TRL environment at {TRL_PYTHON.parent.parent}; see this script's docstring")
+    if not args.trl_python.exists():
+        sys.exit(f"no TRL environment at {args.trl_python}; see this script's docstring")
 
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    env["PYTHONPATH"] = str(HERE.parent / "src")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent / "src"), os.environ.get("PYTHONPATH")]))
     args.workdir.mkdir(parents=True, exist_ok=True)
     model_dir = args.workdir / f"model-{args.size}"
     subprocess.run(
@@ -123,13 +128,18 @@ def main() -> None:
     ours = best["alignkit"]
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads")
     print(f"model: {args.size}; data: {args.data.name}; max length {args.max_length}; {args.batch_size} rows/step\n")
-    print("| run | wall s (process) | train s | steps | tokens fed | final loss | peak RSS MiB | TRL / alignkit wall |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"device: {args.device}")
+    print(
+        "| run | wall s (process) | train s | steps | tokens fed | final loss | peak RSS MiB | peak GPU GiB "
+        "| TRL / alignkit wall |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for result in best.values():
         ratio = result["total_seconds"] / ours["total_seconds"]
         print(
             f"| {result['side']} | {result['total_seconds']:.1f} | {result['train_seconds']:.1f} | {result['steps']} "
-            f"| {result['tokens']:,} | {result['final_loss']} | {result['peak_rss_mib']:,.0f} | {ratio:.2f} |"
+            f"| {result['tokens']:,} | {result['final_loss']} | {result['peak_rss_mib']:,.0f} "
+            f"| {result['gpu_peak_gib'] or '-'} | {ratio:.2f} |"
         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="trainer output directory (result.json lands here)")
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="cuda: bf16 mixed precision")
     parser.add_argument(
         "--gradient-checkpointing",
         action="store_true",
@@ -130,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         save_strategy="no",
         report_to="none",
         logging_steps=10,
-        use_cpu=True,
-        bf16=False,
+        use_cpu=args.device == "cpu",
+        bf16=args.device == "cuda",
         fp16=False,
         gradient_checkpointing=args.gradient_checkpointing,
         dataloader_num_workers=0,
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         # ru_maxrss is in KiB on Linux: the peak resident set of this process over its whole life.
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "gpu_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if args.device == "cuda" else None,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

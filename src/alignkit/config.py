@@ -77,6 +77,9 @@ class RunConfig(Section):
     peak_tflops: float | None = Field(
         None, gt=0, description="peak TFLOP/s for MFU; default: measured fp32 matmul (CPU) or the GPU's bf16 peak"
     )
+    compile: bool = Field(
+        False, description="torch.compile the model and loss (GPU, fixed-length rows: faster after a warm-up)"
+    )
     plots: bool = Field(True, description="write PNG curves to plots/")
     progress: bool = Field(True, description="show a progress bar on a terminal")
 
@@ -130,7 +133,6 @@ class SFTConfig(Section):
     )
 
 
-
 class ClassifyDataConfig(Section):
     path: str = Field("demo", description="labelled rows (jsonl/json/csv/tsv/parquet); 'demo': embedded intents")
     text_field: str | None = Field(None, description="field holding the text; default: text, else sentence, content")
@@ -152,8 +154,9 @@ class HeadConfig(Section):
         "none", description="none (train all), head-only (train only the new head), top:N (head + top N layers)"
     )
     pooling: Literal["auto", "cls", "mean", "last"] = Field(
-        "auto", description="auto: the class's own ([CLS] for encoders, last token for decoders); mean: token mean "
-        "(BERT-style encoders; final/ then opens with trust_remote_code=True)"
+        "auto",
+        description="auto: the class's own ([CLS] for encoders, last token for decoders); mean: token mean "
+        "(BERT-style encoders; final/ then opens with trust_remote_code=True)",
     )
     head_lr: float | None = Field(None, gt=0, description="learning rate of the new head; default: optim.lr")
     regression_loss: Literal["mse", "huber"] = Field("mse", description="loss of a regression head")

@@ -103,10 +103,12 @@ def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=Non
         return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout)
     if query.shape[0] != 1:
         raise ValueError("packed attention expects one row (batch size 1)")
-    bounds = offsets.tolist()
     gqa = query.shape[1] != key.shape[1]
     causal = getattr(module, "is_causal", True)  # encoders (BERT) attend both ways within an example
     dropout = dropout if module.training else 0.0
+    if dropout == 0.0 and _flash_varlen_ok(query):
+        return _flash_varlen(query, key, value, offsets, kwargs.get("max_length_q"), causal, scaling, gqa), None
+    bounds = offsets.tolist()
     outputs = [
         torch.nn.functional.scaled_dot_product_attention(
             query[:, :, start:end],
@@ -121,6 +123,43 @@ def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=Non
         if end > start
     ]
     return torch.cat(outputs, dim=2).transpose(1, 2).contiguous(), None
+
+
+def _flash_varlen_ok(query: torch.Tensor) -> bool:
+    """PyTorch's own FlashAttention varlen kernel serves: a GPU, half precision, torch >= 2.10."""
+    if not query.is_cuda or query.dtype not in (torch.bfloat16, torch.float16):
+        return False
+    try:
+        from torch.nn.attention import varlen  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _flash_varlen(query, key, value, offsets, max_length, causal: bool, scaling, gqa: bool) -> torch.Tensor:
+    """All examples of the row in one FlashAttention varlen call (torch.nn.attention.varlen).
+
+    query: (1, H, N, D) -> the kernel's (N, H, D); returns (1, N, H, D)."""
+    import inspect
+
+    from torch.nn.attention.varlen import varlen_attn
+
+    if gqa:  # older kernels take equal head counts only
+        repeat = query.shape[1] // key.shape[1]
+        key, value = key.repeat_interleave(repeat, dim=1), value.repeat_interleave(repeat, dim=1)
+    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))
+    cu_seq = offsets.to(device=query.device, dtype=torch.int32)
+    if max_length is None:
+        max_length = int((offsets[1:] - offsets[:-1]).max())
+    max_length = int(max_length)
+    options = inspect.signature(varlen_attn).parameters
+    kwargs = {"scale": scaling} if "scale" in options else {}
+    if "window_size" in options:
+        kwargs["window_size"] = (-1, 0) if causal else (-1, -1)
+    else:
+        kwargs["is_causal"] = causal
+    out = varlen_attn(q, k, v, cu_seq, cu_seq, max_length, max_length, **kwargs)
+    return out.unsqueeze(0)
 
 
 def _varlen_mask(**kwargs):

@@ -229,9 +229,7 @@ def run(config: ClassifyConfig) -> Path:
         raise UserError(f"head.metric: '{metric}' is not a {task_name} metric")
 
     loop.seed_everything(config.run.seed)  # the new head's initialisation follows the seed
-    model, head = heads.build_classifier(
-        body, labels, tokenizer, config.model.attn_implementation, config.head.pooling
-    )
+    model, head = heads.build_classifier(body, labels, tokenizer, config.model.attn_implementation, config.head.pooling)
     block_of = heads.apply_freeze(model, head, config.head.freeze)
     task = ClassifyTask(model, tokenizer, train, held_out, labels, head, config)
     if task.packed:
@@ -265,7 +263,9 @@ def predict(model_dir: str, data: str, out: str, batch_size: int = 64, threshold
     directory = load.checkpoint_dir(model_dir)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            directory, dtype=torch.float32, trust_remote_code=True  # a mean-pooling head ships its own class
+            directory,
+            dtype=torch.float32,
+            trust_remote_code=True,  # a mean-pooling head ships its own class
         ).eval()
     except (OSError, ValueError) as exc:
         raise UserError(f"{directory}: cannot open as a sequence classifier ({exc})") from None

@@ -71,6 +71,8 @@ def wrap(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The bare model inside torch.compile's and DDP's wrappers."""
+    model = getattr(model, "_orig_mod", model)
     return getattr(model, "module", model)
 
 

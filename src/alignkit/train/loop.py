@@ -133,6 +133,8 @@ def setup(config: Any) -> Env:
         autocast_dtype = torch.bfloat16
     else:
         autocast_dtype = None
+    if info.device.type == "cuda":
+        torch.set_float32_matmul_precision("high")  # TF32 for whatever runs outside bf16 autocast
     seed_everything(run.seed)
     return Env(info, run_dir, config, resume_from, autocast_dtype)
 
@@ -274,6 +276,9 @@ def run(env: Env, task: Task) -> Path:
         start_step, elapsed_before, tokens_before = state["step"], state["elapsed_s"], state["tokens"]
         best.value, best.step = state.get("best_value"), state.get("best_step")
     train_model = distributed.wrap(model, info)
+    # Compiling the stage's loss traces the model's forward and the loss into one graph, so the
+    # upcast of the logits and the cross-entropy fuse instead of materialising fp32 logits.
+    loss_fn = torch.compile(task.loss) if run_cfg.compile else task.loss
 
     log = MetricsLog(env.run_dir, info.is_main, start_step if env.resuming else None)
     progress = Progress(total, start_step, run_cfg.progress, env.run_dir.name, info.is_main)
@@ -305,7 +310,7 @@ def run(env: Env, task: Task) -> Path:
                 sync = contextlib.nullcontext() if last or info.world_size == 1 else train_model.no_sync()
                 with sync:
                     with _autocast(env):
-                        loss_sum, extra = task.loss(train_model, batch)
+                        loss_sum, extra = loss_fn(train_model, batch)
                     # DDP averages gradients over processes, hence x world_size: the result is
                     # d(sum of losses of the whole step) / (units of the whole step).
                     (loss_sum * (info.world_size / max(global_units, 1))).backward()
@@ -338,6 +343,8 @@ def run(env: Env, task: Task) -> Path:
                 record["tokens_per_s"] = tokens_per_s
                 if task.flops_per_token:
                     record["mfu"] = task.flops_per_token * tokens_per_s / peak
+                if info.device.type == "cuda":
+                    record["gpu_peak_gib"] = torch.cuda.max_memory_allocated(info.device) / 2**30
                 record["tokens"] = tokens_seen
                 record["elapsed_s"] = elapsed_before + now - run_start
                 log.write(record)
