@@ -16,7 +16,7 @@ export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 } 2>&1 | tee "$OUT/env.txt"
 timeout 90 python3 bench/gpu_check.py 2>&1 | tee "$OUT/check.txt"
 timeout "${MFU_SECONDS:-270}" python3 bench/pretrain_mfu.py run --prepared .gpu --json "$OUT/mfu.json" \
-  --workdir /tmp/mfu 2>&1 | tee "$OUT/mfu.txt"
+  --workdir /tmp/mfu ${MFU_ARGS:-} 2>&1 | tee "$OUT/mfu.txt"
 timeout "${SFT_SECONDS:-180}" python3 bench/sft_throughput.py --device cuda --trl-python "$(command -v python3)" \
   --size gpt2-124m --data .gpu/alpaca_en_demo.json --batch-size 16 --repeats 1 --threads 8 \
   --workdir /tmp/sft --json "$OUT/sft.json" 2>&1 | tee "$OUT/sft.txt"

@@ -125,9 +125,20 @@ def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=Non
     return torch.cat(outputs, dim=2).transpose(1, 2).contiguous(), None
 
 
+def _half_dtype(query: torch.Tensor) -> torch.dtype | None:
+    """The half precision attention runs in: the query's own, or autocast's (rotary embeddings
+    leave queries in fp32 under autocast; SDPA would cast them down the same way)."""
+    if query.dtype in (torch.bfloat16, torch.float16):
+        return query.dtype
+    if query.is_cuda and torch.is_autocast_enabled("cuda"):
+        dtype = torch.get_autocast_dtype("cuda")
+        return dtype if dtype in (torch.bfloat16, torch.float16) else None
+    return None
+
+
 def _flash_varlen_ok(query: torch.Tensor) -> bool:
     """PyTorch's own FlashAttention varlen kernel serves: a GPU, half precision, torch >= 2.10."""
-    if not query.is_cuda or query.dtype not in (torch.bfloat16, torch.float16):
+    if not query.is_cuda or _half_dtype(query) is None:
         return False
     try:
         from torch.nn.attention import varlen  # noqa: F401
@@ -147,7 +158,8 @@ def _flash_varlen(query, key, value, offsets, max_length, causal: bool, scaling,
     if gqa:  # older kernels take equal head counts only
         repeat = query.shape[1] // key.shape[1]
         key, value = key.repeat_interleave(repeat, dim=1), value.repeat_interleave(repeat, dim=1)
-    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))
+    dtype = _half_dtype(query)
+    q, k, v = (t[0].transpose(0, 1).to(dtype) for t in (query, key, value))
     cu_seq = offsets.to(device=query.device, dtype=torch.int32)
     if max_length is None:
         max_length = int((offsets[1:] - offsets[:-1]).max())

@@ -46,7 +46,11 @@ def answer_loss(model, tensors: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed cross-entropy of the learned tokens; logits are computed only at the positions that
     predict one (`keep`), which skips the output layer on every prompt token."""
     inputs = {k: v for k, v in tensors.items() if k not in ("keep", "targets")}
-    logits = model(**inputs, logits_to_keep=tensors["keep"], use_cache=False).logits
+    keep = tensors["keep"]
+    if keep.shape[0] == 1:  # one packed row: kept positions as indices, which every transformers 5 slices by
+        logits = model(**inputs, logits_to_keep=keep[0].nonzero().squeeze(1), use_cache=False).logits
+    else:  # padded rows: a 2-D mask is sliced only by recent transformers, so select after the head
+        logits = model(**inputs, use_cache=False).logits[keep]
     logits = logits.reshape(-1, logits.shape[-1]).float()
     targets = tensors["targets"]
     return F.cross_entropy(logits, targets, reduction="sum"), torch.tensor(len(targets))
