@@ -246,6 +246,11 @@ def demo(quick: bool = typer.Option(False, help="a much smaller run, for a smoke
         print(f"classify (MiniLM body + new intent head), held-out: {shown}")
 
 
+from alignkit.feedback.cli import feedback_app  # noqa: E402
+
+app.add_typer(feedback_app, name="feedback")
+
+
 def main() -> None:
     from transformers.utils import logging as hf_logging
 

@@ -159,6 +159,9 @@ class HeadConfig(Section):
         "(BERT-style encoders; final/ then opens with trust_remote_code=True)",
     )
     head_lr: float | None = Field(None, gt=0, description="learning rate of the new head; default: optim.lr")
+    layer_decay: float = Field(
+        1.0, gt=0, le=1, description="layer-wise lr decay: each layer below the top trains at this times the lr above"
+    )
     regression_loss: Literal["mse", "huber"] = Field("mse", description="loss of a regression head")
     huber_delta: float = Field(1.0, gt=0, description="where the Huber loss turns from quadratic to linear")
     threshold: float = Field(0.5, gt=0, lt=1, description="multi-label: a label is predicted when p >= threshold")

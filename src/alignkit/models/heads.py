@@ -158,6 +158,24 @@ def apply_freeze(model, head: list[str], spec: str) -> dict[str, str]:
     return block_of
 
 
+def layer_lrs(block_of: dict[str, str], lr: float, layer_decay: float, head_lr: float | None) -> dict[str, float]:
+    """Peak lr of every parameter under layer-wise decay (ULMFiT's discriminative rates, ELECTRA's
+    layer decay): the top layer and what sits above it train at `lr`, layer i of L at
+    lr x decay^(L-1-i), the embeddings at lr x decay^L; the new head at `head_lr` (default `lr`)."""
+    num_layers = 1 + max((int(b[6:]) for b in block_of.values() if b.startswith("layer ")), default=-1)
+    lrs = {}
+    for name, block in block_of.items():
+        if block == "head":
+            lrs[name] = head_lr or lr
+        elif block == "top":
+            lrs[name] = lr
+        elif block.startswith("layer "):
+            lrs[name] = lr * layer_decay ** (num_layers - 1 - int(block[6:]))
+        else:
+            lrs[name] = lr * layer_decay**num_layers
+    return lrs
+
+
 def trainable_summary(model, block_of: dict[str, str]) -> list[tuple[str, int, int]]:
     """(block, parameters, trainable parameters) in model order, for the start-of-run table."""
     rows: dict[str, list[int]] = {}

@@ -139,8 +139,9 @@ class ClassifyTask:
         self.packed = config.data.packing and heads.packed_family(model) is not None
         mean_length = sum(len(x) for x in train.input_ids) / len(train)
         self.flops_per_token = load.train_flops_per_token(model, seq_len=round(mean_length))
-        if config.head.head_lr is not None:
-            self.lr_of = {name: config.head.head_lr for name in head}
+        if config.head.head_lr is not None or config.head.layer_decay < 1:
+            block_of = heads.blocks(model, head)
+            self.lr_of = heads.layer_lrs(block_of, config.optim.lr, config.head.layer_decay, config.head.head_lr)
         metric = config.head.metric or MAIN_METRIC[labels.task]
         self.best_metric = (f"eval_{metric}", not any(metric.endswith(s) for s in LOWER_IS_BETTER))
         self.report: dict = {}
