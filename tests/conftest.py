@@ -83,3 +83,138 @@ def build_tiny_model(path: Path, max_length: int = 256, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+# -- PostgreSQL: a throwaway server from Debian's packages, one fresh database per test -------------------------------
+
+
+def _postgresql_bin() -> Path:
+    """The newest /usr/lib/postgresql/*/bin that has initdb and pg_ctl; a clear failure when none does."""
+
+    def major(path: Path) -> tuple:
+        name = path.parent.name
+        return (0, int(name)) if name.isdigit() else (-1, 0)
+
+    for bin_dir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=major, reverse=True):
+        if (bin_dir / "initdb").is_file() and (bin_dir / "pg_ctl").is_file():
+            return bin_dir
+    pytest.fail(
+        "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (initdb, pg_ctl): "
+        "install Debian's `postgresql` package (`apt-get install postgresql`; `make test` does) to run the "
+        "feedback store's PostgreSQL tests",
+        pytrace=False,
+    )
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PostgresServer:
+    """A running throwaway cluster: trust auth for `postgres`, on 127.0.0.1:port and a socket in its temp dir."""
+
+    def __init__(self, bin_dir: Path, root: Path, port: int, as_user: list[str]):
+        self.bin_dir, self.root, self.port, self.as_user = bin_dir, root, port, as_user
+        self.data, self.log = root / "data", root / "server.log"
+        self._count = 0
+
+    def run(self, tool: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*self.as_user, str(self.bin_dir / tool), *args],
+            capture_output=True,
+            text=True,
+            cwd=self.root,  # the postgres user may not be able to enter the tests' working directory
+            timeout=timeout,
+        )
+
+    def admin_connect(self):
+        import psycopg
+
+        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True)
+
+    def create_database(self) -> str:
+        """A new empty database; returns its URL (postgresql://postgres@127.0.0.1:PORT/NAME)."""
+        self._count += 1
+        name = f"alignkit_test_{os.getpid()}_{self._count}"
+        with self.admin_connect() as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        with self.admin_connect() as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """initdb + pg_ctl start in a temp dir (as the `postgres` user when the tests run as root, since initdb
+    refuses root); stopped with `pg_ctl stop -m immediate` and removed at session end."""
+    import shutil
+    import tempfile
+
+    bin_dir = _postgresql_bin()
+    root = Path(tempfile.mkdtemp(prefix="alignkit-pg-"))  # not under pytest's basetemp: that is 0700 root's
+    as_user: list[str] = []
+    owner: tuple[int, int] | None = None
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(root, ignore_errors=True)
+            pytest.fail("running as root, and there is no `postgres` system user to run initdb as", pytrace=False)
+        runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+        if runuser is None:
+            shutil.rmtree(root, ignore_errors=True)
+            pytest.fail("running as root, and `runuser` (util-linux) is missing: cannot run initdb as postgres")
+        owner = (user.pw_uid, user.pw_gid)
+        os.chown(root, *owner)
+        as_user = [runuser, "-u", "postgres", "--"]
+    server = PostgresServer(bin_dir, root, _free_port(), as_user)
+    sockets = root / "sock"
+    init = server.run("initdb", "-D", str(server.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                      "--no-locale", "--no-sync")  # fmt: skip
+    if init.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}", pytrace=False)
+    sockets.mkdir()
+    if owner is not None:
+        os.chown(sockets, *owner)
+    options = (
+        f"-h 127.0.0.1 -p {server.port} -k {sockets} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    start = server.run("pg_ctl", "-D", str(server.data), "-l", str(server.log), "-o", options, "-w", "-t", "60",
+                       "start", timeout=90)  # fmt: skip
+    if start.returncode != 0:
+        log = server.log.read_text(errors="replace") if server.log.exists() else ""
+        server.run("pg_ctl", "-D", str(server.data), "stop", "-m", "immediate")
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.fail(f"pg_ctl start failed ({start.returncode}):\n{start.stdout}\n{start.stderr}\n{log}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.run("pg_ctl", "-D", str(server.data), "stop", "-m", "immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgresql_url(postgresql_server):
+    """A fresh, empty database on the session's server, dropped after the test."""
+    url = postgresql_server.create_database()
+    yield url
+    postgresql_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """The feedback store's `--db`: a new SQLite file, or a fresh PostgreSQL database (server started on first use)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "feedback.db")
+    return request.getfixturevalue("postgresql_url")

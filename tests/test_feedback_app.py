@@ -88,7 +88,7 @@ def test_sql_injection_strings_are_stored_verbatim(setup, tmp_path):
     client.post("/api/skip", headers=headers, json={"prompt_id": prompts[0]})
     item = client.get("/api/next", headers=headers).json()["item"]
     assert item["prompt"] == INJECTION and item["candidates"][0]["text"] == INJECTION
-    body = {"prompt_id": item["prompt_id"], "kind": "correction", "candidate_id": item["candidates"][0]["id"],
+    body = {"prompt_id": item["prompt_id"], "kind": "correction", "candidate_id": item["candidates"][1]["id"],
             "correction": INJECTION, "comment": INJECTION, "client_key": INJECTION}  # fmt: skip
     assert client.post("/api/ratings", headers=headers, json=body).status_code == 201
     stored = client.get("/api/ratings", headers=headers).json()[-1]

@@ -252,10 +252,11 @@ app.add_typer(feedback_app, name="feedback")
 
 
 def main() -> None:
-    from transformers.utils import logging as hf_logging
+    if sys.argv[1:2] != ["feedback"]:  # the feedback tools never touch transformers' logging: no import
+        from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        hf_logging.set_verbosity_error()
     try:
         app()
     except (UserError, TrainingError) as exc:

@@ -98,16 +98,20 @@ def create_app(store: Store) -> FastAPI:
 
     @app.get("/admin", response_class=HTMLResponse, include_in_schema=False)
     def admin_page(request: Request) -> HTMLResponse:
-        admin(rater(request))  # 401 / 403 before any of the page is sent
+        try:
+            admin(rater(request))  # 401 / 403 before any of the page is sent
+        except HTTPException as exc:
+            note = "Sign in with an admin token on the <a href='/'>rating page</a> first."
+            return HTMLResponse(f"<!doctype html><title>admin</title><p>{exc.detail}. {note}</p>", exc.status_code)
         return _page("admin.html")
 
     # -- session ----------------------------------------------------------------------------------
     @app.post("/api/session", summary="Sign in with a token (sets the session and CSRF cookies)")
-    def sign_in(body: SignIn, response: Response) -> dict:
+    def sign_in(body: SignIn, request: Request, response: Response) -> dict:
         found = store.rater_by_token(body.token)
         if found is None:
             raise HTTPException(401, "unknown token")
-        options = dict(samesite="strict", path="/")
+        options = dict(samesite="strict", path="/", secure=request.url.scheme == "https")
         response.set_cookie(SESSION_COOKIE, body.token, httponly=True, **options)
         response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, **options)
         return {"name": found.name, "is_admin": found.is_admin}

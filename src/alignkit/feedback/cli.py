@@ -122,7 +122,7 @@ def read_import(path: str) -> list[dict]:
     from alignkit.data.readers import read_rows, resolve_path
 
     items = []
-    for row in read_rows(resolve_path(path, demo="feedback.jsonl")):
+    for row in read_rows(resolve_path(path, demo="feedback.jsonl.gz")):
         fields = row.fields
         candidates = fields.get("candidates")
         if not isinstance(fields.get("prompt"), str) or not isinstance(candidates, list) or len(candidates) < 1:

@@ -180,7 +180,8 @@ class Store:
         except UserError:
             raise
         except Exception as exc:  # unreachable server, bad URL, unreadable file
-            raise UserError(f"--db {db}: cannot open the feedback database ({type(exc).__name__}: {exc})") from None
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise UserError(f"--db {db}: cannot open the feedback database ({reason})") from None
 
     # -- schema ---------------------------------------------------------------------------------
     def _prepare_schema(self) -> None:
@@ -361,8 +362,12 @@ class Store:
                 raise ValueError("pair: other_candidate_id must be another candidate of the same prompt")
             if rating.choice not in CHOICES:
                 raise ValueError("pair: choice must be 'a', 'b' or 'tie'")
-        if kind == "correction" and not (rating.correction or "").strip():
-            raise ValueError("correction: the corrected answer is empty")
+        if kind == "correction":
+            corrected = (rating.correction or "").strip()
+            if not corrected:
+                raise ValueError("correction: the corrected answer is empty")
+            if corrected == session.get(Candidate, rating.candidate_id).text.strip():
+                raise ValueError("correction: identical to the answer it corrects")
 
     def undo(self, rater_id: int) -> dict | None:
         """Mark this rater's latest action (rating or skip) undone; returns it, or None."""
