@@ -31,7 +31,8 @@ def alignkit_run(args, train: Path, workdir: Path, env: dict, freeze: str) -> di
         "--lr", str(lr), "--optim.beta2", "0.999", "--optim.weight-decay", "0.01", "--optim.schedule", "linear",
         "--optim.min-lr-ratio", "0", "--optim.warmup-steps", "10", "--data.max-length", "128",
         "--eval-every", "0", "--save-every", "0", "--log-every", "25", "--run.progress", "false",
-        "--run.plots", "false", "--seed", str(args.seed),
+        "--run.plots", "false", "--seed", str(args.seed), "--head.pooling", args.pooling,
+        "--head.layer-decay", str(args.layer_decay),
     ]  # fmt: skip
     wall, peak_rss, _ = run_alignkit(command, env)
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
@@ -69,6 +70,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--head-only-lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pooling", default="auto", help="alignkit's --head.pooling (auto: [CLS], as the peer)")
+    parser.add_argument("--layer-decay", type=float, default=1.0, help="alignkit's --head.layer-decay (1: off)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=HERE / "results" / "classify")

@@ -258,3 +258,29 @@ def test_cli_classify_demo_and_bad_input(tmp_path, tiny_model_dir):
     assert result.returncode == 0, result.stderr
     assert "label 'account' is not among the training labels" in result.stdout  # demo intents differ: not scored
     assert len(out.read_text(encoding="utf-8").splitlines()) == len(INTENT_ROWS)
+
+
+def test_layer_decay_gives_each_block_its_lr():
+    """lr 1e-3, decay 0.5, three layers: layer 2 (top) 1e-3, layer 1 5e-4, layer 0 2.5e-4, embeddings
+    1.25e-4 (= 1e-3 x 0.5^3); what sits above the layers trains at lr, the head at its own 1e-2."""
+    block_of = {"emb.w": "embeddings", "l0.w": "layer 0", "l1.w": "layer 1", "l2.w": "layer 2", "pool.w": "top",
+                "score.w": "head"}  # fmt: skip
+    lrs = heads.layer_lrs(block_of, 1e-3, 0.5, 1e-2)
+    expected = {"emb.w": 1.25e-4, "l0.w": 2.5e-4, "l1.w": 5e-4, "l2.w": 1e-3, "pool.w": 1e-3, "score.w": 1e-2}
+    assert lrs == pytest.approx(expected)
+    assert heads.layer_lrs(block_of, 1e-3, 1.0, None) == pytest.approx(dict.fromkeys(block_of, 1e-3))
+
+
+def test_layer_decay_reaches_the_optimizer(tmp_path):
+    """The optimizer's groups carry the decayed rates: MiniLM's 6 layers, decay 0.8."""
+    config = resolve(ClassifyConfig, ["--head.layer-decay", "0.8", "--lr", "1e-4"])
+    tokenizer = AutoTokenizer.from_pretrained(load.minilm_dir())
+    labels = Labels(task="single", names=["neg", "pos"])
+    model, head = heads.build_classifier(load.minilm_dir(), labels, tokenizer)
+    from alignkit.train.loop import build_optimizer
+
+    block_of = heads.blocks(model, head)
+    lr_of = heads.layer_lrs(block_of, config.optim.lr, config.head.layer_decay, config.head.head_lr)
+    optimizer = build_optimizer(model, config.optim, torch.device("cpu"), lr_of)
+    rates = sorted({round(group["lr"], 12) for group in optimizer.param_groups})
+    assert rates == sorted({round(1e-4 * 0.8**k, 12) for k in range(7)})
