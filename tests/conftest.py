@@ -153,54 +153,55 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgresql_server():
     """initdb + pg_ctl start in a temp dir (as the `postgres` user when the tests run as root, since initdb
-    refuses root); stopped with `pg_ctl stop -m immediate` and removed at session end."""
+    refuses root); stopped with `pg_ctl stop -m immediate` and removed at session end, or on any failure."""
     import shutil
     import tempfile
 
     bin_dir = _postgresql_bin()
     root = Path(tempfile.mkdtemp(prefix="alignkit-pg-"))  # not under pytest's basetemp: that is 0700 root's
-    as_user: list[str] = []
-    owner: tuple[int, int] | None = None
-    if os.geteuid() == 0:
-        import pwd
-
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(root, ignore_errors=True)
-            pytest.fail("running as root, and there is no `postgres` system user to run initdb as", pytrace=False)
-        runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-        if runuser is None:
-            shutil.rmtree(root, ignore_errors=True)
-            pytest.fail("running as root, and `runuser` (util-linux) is missing: cannot run initdb as postgres")
-        owner = (user.pw_uid, user.pw_gid)
-        os.chown(root, *owner)
-        as_user = [runuser, "-u", "postgres", "--"]
-    server = PostgresServer(bin_dir, root, _free_port(), as_user)
-    sockets = root / "sock"
-    init = server.run("initdb", "-D", str(server.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                      "--no-locale", "--no-sync")  # fmt: skip
-    if init.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}", pytrace=False)
-    sockets.mkdir()
-    if owner is not None:
-        os.chown(sockets, *owner)
-    options = (
-        f"-h 127.0.0.1 -p {server.port} -k {sockets} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
-    start = server.run("pg_ctl", "-D", str(server.data), "-l", str(server.log), "-o", options, "-w", "-t", "60",
-                       "start", timeout=90)  # fmt: skip
-    if start.returncode != 0:
-        log = server.log.read_text(errors="replace") if server.log.exists() else ""
-        server.run("pg_ctl", "-D", str(server.data), "stop", "-m", "immediate")
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.fail(f"pg_ctl start failed ({start.returncode}):\n{start.stdout}\n{start.stderr}\n{log}", pytrace=False)
+    server: PostgresServer | None = None
+    started = False
     try:
+        as_user: list[str] = []
+        owner: tuple[int, int] | None = None
+        if os.geteuid() == 0:
+            import pwd
+
+            try:
+                user = pwd.getpwnam("postgres")
+            except KeyError:
+                pytest.fail("running as root, and there is no `postgres` system user to run initdb as", pytrace=False)
+            runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+            if runuser is None:
+                pytest.fail("running as root, and `runuser` (util-linux) is missing: cannot run initdb", pytrace=False)
+            owner = (user.pw_uid, user.pw_gid)
+            os.chown(root, *owner)
+            as_user = [runuser, "-u", "postgres", "--"]
+        server = PostgresServer(bin_dir, root, _free_port(), as_user)
+        init = server.run("initdb", "-D", str(server.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                          "--no-locale", "--no-sync")  # fmt: skip
+        if init.returncode != 0:
+            pytest.fail(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}", pytrace=False)
+        sockets = root / "sock"
+        sockets.mkdir()
+        if owner is not None:
+            os.chown(sockets, *owner)
+        options = (
+            f"-h 127.0.0.1 -p {server.port} -k {sockets} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        started = True  # from here on a stop is due, even when the start fails halfway
+        start = server.run("pg_ctl", "-D", str(server.data), "-l", str(server.log), "-o", options, "-w", "-t", "60",
+                           "start", timeout=90)  # fmt: skip
+        if start.returncode != 0:
+            log = server.log.read_text(errors="replace") if server.log.exists() else ""
+            pytest.fail(
+                f"pg_ctl start failed ({start.returncode}):\n{start.stdout}\n{start.stderr}\n{log}", pytrace=False
+            )
         yield server
     finally:
-        server.run("pg_ctl", "-D", str(server.data), "stop", "-m", "immediate")
+        if server is not None and started:
+            server.run("pg_ctl", "-D", str(server.data), "stop", "-m", "immediate")
         shutil.rmtree(root, ignore_errors=True)
 
 

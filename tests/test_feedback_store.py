@@ -181,6 +181,7 @@ def test_invalid_ratings_raise_value_error_and_store_nothing(store):
         (RatingInput(prompt, "score", value=3), "candidate_id"),
         (RatingInput(prompt, "correction", candidate_id=a, correction="  \n "), "correction: the corrected answer"),
         (RatingInput(prompt, "correction", candidate_id=a), "correction: the corrected answer is empty"),
+        (RatingInput(prompt, "correction", candidate_id=a, correction=" mine-A\n"), "correction: identical to the"),
         (RatingInput(prompt, "like", candidate_id=a, value=1), "kind: expected one of"),
         (RatingInput(prompt + 1000, "vote", candidate_id=a, value=1), "does not exist"),
     ]
@@ -275,9 +276,11 @@ def test_sql_injection_strings_are_stored_verbatim(store):
     item = store.item(prompt)
     assert item["prompt"] == EVIL[0]
     assert [c["text"] for c in item["candidates"]] == EVIL
-    a, b = item["candidates"][0]["id"], item["candidates"][3]["id"]
+    ids = [c["id"] for c in item["candidates"]]
+    a, b = ids[0], ids[3]
     for i, evil in enumerate(EVIL):
-        rate(store, evil_id, prompt, "correction", candidate_id=a, correction=evil, comment=evil, client_key=evil)
+        fixed = ids[(i + 1) % len(ids)]  # another candidate: a correction identical to its answer is refused
+        rate(store, evil_id, prompt, "correction", candidate_id=fixed, correction=evil, comment=evil, client_key=evil)
         rate(store, evil_id, prompt, "pair", candidate_id=a, other_candidate_id=b, choice="a", comment=EVIL[-1 - i])
     stored = store.ratings()
     assert [r["comment"] for r in stored] == [x for i, evil in enumerate(EVIL) for x in (evil, EVIL[-1 - i])]
@@ -511,6 +514,8 @@ def test_version_1_database_is_upgraded_in_place(db_url):
         assert store.schema_version() == SCHEMA_VERSION == 2
         columns = {c["name"] for c in inspect(store.engine).get_columns("ratings")}
         assert {"client_key", "undone"} <= columns
+        unique = {i["name"]: i for i in inspect(store.engine).get_indexes("ratings")}["uq_ratings_rater_client_key"]
+        assert unique["unique"] and unique["column_names"] == ["rater_id", "client_key"]
         (old,) = store.ratings()
         assert (old["id"], old["kind"], old["value"], old["comment"], old["rater"]) == (1, "score", 4, "from v1", "old")
         assert old["undone"] is False and old["client_key"] is None

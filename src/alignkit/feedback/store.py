@@ -194,13 +194,16 @@ class Store:
         version = self.schema_version()
         if version > SCHEMA_VERSION:
             raise UserError(f"{self.url}: schema version {version} is newer than this alignkit ({SCHEMA_VERSION})")
-        with self.engine.begin() as connection:
+        if version == SCHEMA_VERSION:
+            return
+        with self.engine.begin() as connection:  # all steps or none
             for step in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[step]:
                     connection.execute(text(statement))
-                connection.execute(
-                    text("UPDATE meta SET value = :v WHERE key = 'schema_version'"), {"v": str(step + 1)}
-                )
+            Meta.__table__.create(connection, checkfirst=True)
+            connection.execute(text("DELETE FROM meta WHERE key = 'schema_version'"))
+            connection.execute(text("INSERT INTO meta (key, value) VALUES ('schema_version', :v)"),
+                               {"v": str(SCHEMA_VERSION)})  # fmt: skip
 
     def schema_version(self) -> int:
         with self.engine.connect() as connection:
@@ -222,8 +225,8 @@ class Store:
     def add_rater(self, name: str, admin: bool = False) -> str:
         """Create a rater (or give an existing one a new token); returns the token, stored only hashed."""
         name = name.strip()
-        if not name:
-            raise UserError("rater name: empty")
+        if not name or len(name) > 200 or "\x00" in name:
+            raise UserError("rater name: empty, or over 200 characters, or holding a NUL; expected a plain name")
         token = secrets.token_urlsafe(24)
         with self.session() as session:
             rater = session.scalar(select(Rater).where(Rater.name == name))
@@ -262,6 +265,8 @@ class Store:
 
     @staticmethod
     def _add_prompt(session: Session, prompt: str, candidates: list[str], generation_id: int | None) -> Prompt:
+        if any("\x00" in text for text in (prompt, *candidates)):
+            raise ValueError("prompts and candidates may not contain NUL characters")
         row = Prompt(text=prompt, generation_id=generation_id)
         session.add(row)
         session.flush()
@@ -343,6 +348,9 @@ class Store:
     @staticmethod
     def _check(session: Session, rating: RatingInput) -> None:
         """The rating fits its kind and names candidates of its own prompt; else a ValueError."""
+        for name in ("correction", "comment", "client_key"):
+            if "\x00" in (getattr(rating, name) or ""):
+                raise ValueError(f"{name}: text may not contain NUL characters")
         if session.get(Prompt, rating.prompt_id) is None:
             raise ValueError(f"prompt {rating.prompt_id} does not exist")
         own = set(session.scalars(select(Candidate.id).where(Candidate.prompt_id == rating.prompt_id)))
@@ -398,7 +406,10 @@ class Store:
         added = 0
         with self.session() as session:
             for item in items:
-                prompt = self._add_prompt(session, item["prompt"], item["candidates"], None)
+                try:
+                    prompt = self._add_prompt(session, item["prompt"], item["candidates"], None)
+                except ValueError as exc:
+                    raise UserError(f"{item.get('source', 'import')}: {exc}") from None
                 ids = [c.id for c in session.scalars(
                     select(Candidate).where(Candidate.prompt_id == prompt.id).order_by(Candidate.position)
                 )]  # fmt: skip
