@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from measure import run_alignkit, run_timed
+from measure import print_table, run_alignkit, run_timed, save_json
 
 HERE = Path(__file__).resolve().parent
 SST2 = HERE.parents[1] / "shared" / "data" / "sst2"
@@ -100,17 +100,13 @@ def main() -> None:
     best = {name: max(results, key=lambda r: r["examples_per_second"]) for name, results in runs.items()}
     reference = best["trainer"]["examples_per_second"]
     print(f"\nMiniLM-L6 + new head; SST-2 first {args.rows} sentences, 1 epoch, batch {args.batch_size}; dev 872\n")
-    print("| run | dev accuracy | train s | examples/s | / Trainer | peak RSS MiB |")
-    print("|---|---|---|---|---|---|")
-    for result in best.values():
-        ratio = result["examples_per_second"] / reference
-        print(
-            f"| {result['side']} | {result['dev_accuracy']:.4f} | {result['train_seconds']:.1f} "
-            f"| {result['examples_per_second']:.1f} | {ratio:.2f} | {result['peak_rss_mib']:,.0f} |"
-        )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(runs, indent=2) + "\n")
+    header = ["run", "dev accuracy", "train s", "examples/s", "/ Trainer", "peak RSS MiB"]
+    print_table(header, [
+        [r["side"], f"{r['dev_accuracy']:.4f}", f"{r['train_seconds']:.1f}", f"{r['examples_per_second']:.1f}",
+         f"{r['examples_per_second'] / reference:.2f}", f"{r['peak_rss_mib']:,.0f}"]
+        for r in best.values()
+    ])  # fmt: skip
+    save_json(args.json, runs)
 
 
 if __name__ == "__main__":

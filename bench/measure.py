@@ -1,8 +1,9 @@
-"""What the side-by-side benchmarks share: run one side in its own process and measure it.
+"""What the benchmarks share: run one side in its own process and measure it, and report.
 
 `run_alignkit(args, env)` runs `alignkit ARGS...` under a small wrapper that records the process's peak
 RSS; `run_timed(command, env)` runs any command. Both return the wall time (start-up included) and stop
-the benchmark with the command's stderr if it fails.
+the benchmark with the command's stderr if it fails. `print_table` prints results as BENCHMARKS.md holds
+them; `save_json` keeps every repeat.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 # Runs `python -m alignkit ...` and writes the peak RSS of this very process, whatever its exit.
 PEAK_RSS = """
@@ -44,3 +46,18 @@ def run_alignkit(args: list[str], env: dict) -> tuple[float, float, subprocess.C
                                     {**env, "BENCH_RSS_FILE": rss_file})  # fmt: skip
         with open(rss_file) as handle:
             return seconds, json.load(handle)["peak_rss_mib"], result
+
+
+def print_table(header: list[str], rows: list[list]) -> None:
+    """A Markdown table."""
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def save_json(path: Path | None, value) -> None:
+    """Write `value` as JSON to `path` (nothing when no path was asked for)."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(value, indent=2) + "\n")

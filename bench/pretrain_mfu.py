@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from measure import print_table, save_json
+
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared" / "data"
 
@@ -119,16 +121,13 @@ def main() -> None:
         results.append(result)
     print(f"\n{args.size}, {args.max_length} tokens a row, {args.batch_size} rows a step "
           f"({args.micro_batch_size} a micro-batch), bf16 autocast\n")  # fmt: skip
-    print("| variant | tokens/s | MFU | peak GPU GiB | loss at the end |")
-    print("|---|---|---|---|---|")
-    for r in results:
-        if "error" in r:
-            print(f"| {r['variant']} | failed | | | |")
-            continue
-        print(f"| {r['variant']} | {r['tokens_per_s']:,.0f} | {r['mfu']:.1%} | {r['gpu_peak_gib']:.1f} "
-              f"| {r['final_loss']:.3f} |")  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(["variant", "tokens/s", "MFU", "peak GPU GiB", "loss at the end"], [
+        [r["variant"], "failed", "", "", ""] if "error" in r else
+        [r["variant"], f"{r['tokens_per_s']:,.0f}", f"{r['mfu']:.1%}", f"{r['gpu_peak_gib']:.1f}",
+         f"{r['final_loss']:.3f}"]
+        for r in results
+    ])  # fmt: skip
+    save_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from measure import print_table, save_json
 
 from alignkit.config import PretrainConfig, resolve
 from alignkit.models.load import build_causal_lm, train_flops_per_token
@@ -123,13 +124,14 @@ def main() -> None:
         }
         results.append(row)
         print(json.dumps(row), flush=True)
-    print("\n| model | params | plain loop tok/s | alignkit tok/s | alignkit / plain | plain MFU | alignkit MFU |")
-    print("|---|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r['size']} | {r['parameters_m']}M | {r['plain_tokens_per_s']:,} | {r['alignkit_tokens_per_s']:,} "
-              f"| {r['ratio']:.2f} | {r['plain_mfu']:.1%} | {r['alignkit_mfu']:.1%} |")  # fmt: skip
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    print()
+    header = ["model", "params", "plain loop tok/s", "alignkit tok/s", "alignkit / plain", "plain MFU", "alignkit MFU"]
+    print_table(header, [
+        [r["size"], f"{r['parameters_m']}M", f"{r['plain_tokens_per_s']:,}", f"{r['alignkit_tokens_per_s']:,}",
+         f"{r['ratio']:.2f}", f"{r['plain_mfu']:.1%}", f"{r['alignkit_mfu']:.1%}"]
+        for r in results
+    ])  # fmt: skip
+    save_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -129,21 +129,15 @@ def main() -> None:
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads")
     print(f"model: {args.size}; data: {args.data.name}; max length {args.max_length}; {args.batch_size} rows/step\n")
     print(f"device: {args.device}")
-    print(
-        "| run | wall s (process) | train s | steps | tokens fed | final loss | peak RSS MiB | peak GPU GiB "
-        "| TRL / alignkit wall |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for result in best.values():
-        ratio = result["total_seconds"] / ours["total_seconds"]
-        print(
-            f"| {result['side']} | {result['total_seconds']:.1f} | {result['train_seconds']:.1f} | {result['steps']} "
-            f"| {result['tokens']:,} | {result['final_loss']} | {result['peak_rss_mib']:,.0f} "
-            f"| {result['gpu_peak_gib'] or '-'} | {ratio:.2f} |"
-        )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(runs, indent=2) + "\n")
+    header = ["run", "wall s (process)", "train s", "steps", "tokens fed", "final loss", "peak RSS MiB",
+              "peak GPU GiB", "TRL / alignkit wall"]  # fmt: skip
+    measure.print_table(header, [
+        [r["side"], f"{r['total_seconds']:.1f}", f"{r['train_seconds']:.1f}", r["steps"], f"{r['tokens']:,}",
+         r["final_loss"], f"{r['peak_rss_mib']:,.0f}", f"{r['gpu_peak_gib']:.1f}" if r["gpu_peak_gib"] else "-",
+         f"{r['total_seconds'] / ours['total_seconds']:.2f}"]
+        for r in best.values()
+    ])  # fmt: skip
+    measure.save_json(args.json, runs)
 
 
 if __name__ == "__main__":

@@ -158,10 +158,10 @@ def test_top_n_freezing_trains_only_the_top_layers_and_head_has_its_own_lr(tmp_p
     assert any(n.startswith("bert.encoder.layer.5.") for n in moved)
 
     model, head = heads.build_classifier(MINILM, Labels("single", ["a", "b"]), load.load_tokenizer(MINILM))
-    heads.apply_freeze(model, head, "top:1")
+    block_of = heads.apply_freeze(model, head, "top:1")
     task = classify.ClassifyTask(
         model, None, classify.Encoded([np.array([1, 2])], None, np.zeros(1)),
-        classify.Encoded([], None, np.zeros(0)), Labels("single", ["a", "b"]), head, config,
+        classify.Encoded([], None, np.zeros(0)), Labels("single", ["a", "b"]), block_of, config,
     )  # fmt: skip
     optimizer = classify.loop.build_optimizer(model, config.optim, torch.device("cpu"), task.lr_of)
     head_params = {id(p) for n, p in model.named_parameters() if n in head}
@@ -272,15 +272,15 @@ def test_layer_decay_gives_each_block_its_lr():
 
 
 def test_layer_decay_reaches_the_optimizer(tmp_path):
-    """The optimizer's groups carry the decayed rates: MiniLM's 6 layers, decay 0.8."""
+    """The classify task's optimizer groups carry the decayed rates: MiniLM's 6 layers, decay 0.8."""
     config = resolve(ClassifyConfig, ["--head.layer-decay", "0.8", "--lr", "1e-4"])
-    tokenizer = AutoTokenizer.from_pretrained(load.minilm_dir())
     labels = Labels(task="single", names=["neg", "pos"])
-    model, head = heads.build_classifier(load.minilm_dir(), labels, tokenizer)
-    from alignkit.train.loop import build_optimizer
-
-    block_of = heads.blocks(model, head)
-    lr_of = heads.layer_lrs(block_of, config.optim.lr, config.head.layer_decay, config.head.head_lr)
-    optimizer = build_optimizer(model, config.optim, torch.device("cpu"), lr_of)
+    model, head = heads.build_classifier(MINILM, labels, load.load_tokenizer(MINILM))
+    block_of = heads.apply_freeze(model, head, "none")
+    task = classify.ClassifyTask(
+        model, None, classify.Encoded([np.array([1, 2])], None, np.zeros(1)),
+        classify.Encoded([], None, np.zeros(0)), labels, block_of, config,
+    )  # fmt: skip
+    optimizer = classify.loop.build_optimizer(model, config.optim, torch.device("cpu"), task.lr_of)
     rates = sorted({round(group["lr"], 12) for group in optimizer.param_groups})
     assert rates == sorted({round(1e-4 * 0.8**k, 12) for k in range(7)})

@@ -23,8 +23,9 @@ from sqlalchemy import (
     text,
 )
 
+from alignkit.data.readers import write_jsonl
 from alignkit.errors import UserError
-from alignkit.feedback.export import EXPORT_KINDS, export_rows, write_jsonl
+from alignkit.feedback.export import EXPORT_KINDS, export_rows
 from alignkit.feedback.store import SCHEMA_VERSION, RatingInput, Store, database_url
 
 TABLES = {"meta", "raters", "generations", "prompts", "candidates", "ratings"}
@@ -228,9 +229,10 @@ def test_client_key_race_is_caught_by_the_unique_constraint(store, monkeypatch):
     real = store._by_client_key
     calls = []
 
-    def stale_then_real(rater_id, key):
+    def stale_then_real(session, rater_id, key):
         calls.append(key)
-        return None if len(calls) == 1 else real(rater_id, key)  # the first look-up misses the concurrent commit
+        # the first look-up misses the concurrent commit
+        return None if len(calls) == 1 else real(session, rater_id, key)
 
     monkeypatch.setattr(store, "_by_client_key", stale_then_real)
     again = store.add_rating(alice, RatingInput(prompt, "vote", candidate_id=a, value=1, client_key="race"))
@@ -440,7 +442,7 @@ def test_exports(store, tmp_path):
     assert EXPORT_KINDS == ("pairs", "scores", "votes", "corrections")
 
     out = tmp_path / "out" / "pairs.jsonl"
-    write_jsonl(pairs, out)
+    write_jsonl(out, pairs)
     assert [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] == pairs
     assert sorted(p.name for p in out.parent.iterdir()) == ["pairs.jsonl"]  # no temp file left
 

@@ -179,14 +179,14 @@ def generate(
     tokenizer = load.load_tokenizer(load.checkpoint_dir(model))
     lm = load.load_causal_lm(model)
     sampling = rollout.Sampling(max_new_tokens, temperature, top_p, top_k, seed)
-    inputs = [r.get("messages", r.get("prompt")) for r in records]
+    inputs = [rollout.prompt_of(r) for r in records]
     answers = rollout.generate(lm, tokenizer, inputs, sampling, chat=chat, batch_size=batch_size)
     if out:
         write_jsonl(out, [{**r, "answer": a} for r, a in zip(records, answers, strict=True)])
         print(f"generate: {len(answers)} answers written to {out}")
         return
     for record, answer in zip(records, answers, strict=True):
-        shown = record.get("prompt") or record["messages"][-1]["content"]
+        shown = rollout.question_of(record)
         print(answer if chat or "messages" in record else f"{shown}{answer}")
         print()
 

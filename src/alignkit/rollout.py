@@ -60,6 +60,16 @@ def read_prompts(path: str) -> list[dict]:
     return records
 
 
+def prompt_of(record: dict) -> Prompt:
+    """What a prompts-file row asks the model: its chat 'messages', else its 'prompt' text."""
+    return record.get("messages", record.get("prompt"))
+
+
+def question_of(record: dict) -> str:
+    """The row's question as a person reads it: the prompt text, or the last user turn."""
+    return record.get("prompt") or record["messages"][-1]["content"]
+
+
 @torch.no_grad()
 def generate(model, tokenizer, prompts: list[Prompt], sampling: Sampling, chat: bool = False, batch_size: int = 16):
     """Completions (text after the prompt, special tokens removed), in the order of `prompts`."""

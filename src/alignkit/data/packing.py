@@ -13,6 +13,9 @@ the model computes logits only where there is something to learn (`logits_to_kee
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 import torch
 
@@ -106,8 +109,10 @@ def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=Non
     gqa = query.shape[1] != key.shape[1]
     causal = getattr(module, "is_causal", True)  # encoders (BERT) attend both ways within an example
     dropout = dropout if module.training else 0.0
-    if dropout == 0.0 and _flash_varlen_ok(query):
-        return _flash_varlen(query, key, value, offsets, kwargs.get("max_length_q"), causal, scaling, gqa), None
+    flash_dtype = _flash_dtype(query) if dropout == 0.0 else None
+    if flash_dtype is not None:
+        max_length = kwargs.get("max_length_q")
+        return _flash_varlen(query, key, value, offsets, max_length, causal, scaling, gqa, flash_dtype), None
     bounds = offsets.tolist()
     outputs = [
         torch.nn.functional.scaled_dot_product_attention(
@@ -125,46 +130,43 @@ def varlen_sdpa_attention(module, query, key, value, attention_mask, scaling=Non
     return torch.cat(outputs, dim=2).transpose(1, 2).contiguous(), None
 
 
-def _half_dtype(query: torch.Tensor) -> torch.dtype | None:
-    """The half precision attention runs in: the query's own, or autocast's (rotary embeddings
-    leave queries in fp32 under autocast; SDPA would cast them down the same way)."""
+def _flash_dtype(query: torch.Tensor) -> torch.dtype | None:
+    """The half precision PyTorch's FlashAttention varlen kernel would run in, or None where it does
+    not serve (CPU, fp32 without autocast, torch < 2.10). Under autocast, rotary embeddings leave
+    queries in fp32: the kernel takes autocast's dtype, as SDPA would."""
+    if not query.is_cuda or _varlen_kernel() is None:
+        return None
     if query.dtype in (torch.bfloat16, torch.float16):
         return query.dtype
-    if query.is_cuda and torch.is_autocast_enabled("cuda"):
+    if torch.is_autocast_enabled("cuda"):
         dtype = torch.get_autocast_dtype("cuda")
         return dtype if dtype in (torch.bfloat16, torch.float16) else None
     return None
 
 
-def _flash_varlen_ok(query: torch.Tensor) -> bool:
-    """PyTorch's own FlashAttention varlen kernel serves: a GPU, half precision, torch >= 2.10."""
-    if not query.is_cuda or _half_dtype(query) is None:
-        return False
+@functools.cache
+def _varlen_kernel():
+    """(varlen_attn, its keyword options) once per process: looked up on every layer's call otherwise."""
     try:
-        from torch.nn.attention import varlen  # noqa: F401
+        from torch.nn.attention.varlen import varlen_attn
     except ImportError:
-        return False
-    return True
+        return None
+    return varlen_attn, frozenset(inspect.signature(varlen_attn).parameters)
 
 
-def _flash_varlen(query, key, value, offsets, max_length, causal: bool, scaling, gqa: bool) -> torch.Tensor:
+def _flash_varlen(query, key, value, offsets, max_length, causal: bool, scaling, gqa: bool, dtype) -> torch.Tensor:
     """All examples of the row in one FlashAttention varlen call (torch.nn.attention.varlen).
 
     query: (1, H, N, D) -> the kernel's (N, H, D); returns (1, N, H, D)."""
-    import inspect
-
-    from torch.nn.attention.varlen import varlen_attn
-
+    varlen_attn, options = _varlen_kernel()
     if gqa:  # older kernels take equal head counts only
         repeat = query.shape[1] // key.shape[1]
         key, value = key.repeat_interleave(repeat, dim=1), value.repeat_interleave(repeat, dim=1)
-    dtype = _half_dtype(query)
     q, k, v = (t[0].transpose(0, 1).to(dtype) for t in (query, key, value))
     cu_seq = offsets.to(device=query.device, dtype=torch.int32)
     if max_length is None:
         max_length = int((offsets[1:] - offsets[:-1]).max())
     max_length = int(max_length)
-    options = inspect.signature(varlen_attn).parameters
     kwargs = {"scale": scaling} if "scale" in options else {}
     if "window_size" in options:
         kwargs["window_size"] = (-1, 0) if causal else (-1, -1)

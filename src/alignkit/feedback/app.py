@@ -13,6 +13,7 @@ Security model:
 
 from __future__ import annotations
 
+import functools
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -201,7 +202,12 @@ def _own_origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
 
 
+@functools.cache
+def _page_html(name: str) -> str:
+    return (PAGES / name).read_text(encoding="utf-8")
+
+
 def _page(name: str) -> HTMLResponse:
-    html = (PAGES / name).read_text(encoding="utf-8")
+    html = _page_html(name)
     policy = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     return HTMLResponse(html, headers={"Content-Security-Policy": policy + "frame-ancestors 'none'"})

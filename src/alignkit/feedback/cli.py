@@ -44,7 +44,7 @@ def generate(
     directory = load.checkpoint_dir(model)
     store = open_store(db)
     tokenizer, lm = load.load_tokenizer(directory), load.load_causal_lm(directory)
-    inputs = [r.get("messages", r.get("prompt")) for r in records]
+    inputs = [rollout.prompt_of(r) for r in records]
     candidates = [
         rollout.generate(lm, tokenizer, inputs, rollout.Sampling(max_new_tokens, temperature, top_p, 0, seed + i),
                          chat=True)
@@ -53,8 +53,7 @@ def generate(
     settings = {"temperature": temperature, "top_p": top_p, "seed": seed, "n": n, "max_new_tokens": max_new_tokens}
     generation = store.add_generation(str(directory.resolve()), settings)
     for index, record in enumerate(records):
-        text = record.get("prompt") or record["messages"][-1]["content"]
-        store.add_prompt(text, [c[index].strip() for c in candidates], generation)
+        store.add_prompt(rollout.question_of(record), [c[index].strip() for c in candidates], generation)
     print(f"feedback generate: {len(records)} prompts x {n} candidates stored in {db}")
 
 
@@ -94,12 +93,13 @@ def export(
     db: str = typer.Option(DEFAULT_DB, "--db", help=DB_HELP),
 ) -> None:
     """Write ratings as training data."""
-    from alignkit.feedback.export import EXPORT_KINDS, export_rows, write_jsonl
+    from alignkit.data.readers import write_jsonl
+    from alignkit.feedback.export import EXPORT_KINDS, export_rows
 
     if kind not in EXPORT_KINDS:
         raise UserError(f"--kind: expected one of {', '.join(EXPORT_KINDS)}; got '{kind}'")
     rows, dropped = export_rows(open_store(db), kind)
-    write_jsonl(rows, out)
+    write_jsonl(out, rows)
     note = ", ".join(f"{count} {why.replace('_', ' ')} dropped" for why, count in dropped.items())
     print(f"feedback export: {len(rows)} {kind} rows written to {out}" + (f" ({note})" if note else ""))
 

@@ -8,15 +8,12 @@
 - votes: {"prompt", "completion", "label"} (true = good) for KTO, one row per vote.
 - corrections: {"prompt", "answer"} for SFT: the rater's better answer.
 
-Only live ratings count (undone ones do not). Every file is written to a temp file and renamed.
+Only live ratings count (undone ones do not).
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections import defaultdict
-from pathlib import Path
 
 from alignkit.feedback.store import Store
 
@@ -94,12 +91,3 @@ def _mean_scores(ratings: list[dict]) -> dict[int, dict[int, tuple[float, int]]]
         prompt_id: {cid: (sum(v) / len(v), len(v)) for cid, v in by_candidate.items()}
         for prompt_id, by_candidate in scores.items()
     }
-
-
-def write_jsonl(rows: list[dict], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, out)

@@ -323,12 +323,12 @@ class Store:
     def add_rating(self, rater_id: int, rating: RatingInput) -> tuple[int, bool]:
         """Store a rating (or a skip); returns (id, created). A `client_key` seen before for this rater
         returns the stored rating's id, created False: a retried post is stored once."""
-        if rating.client_key:
-            existing = self._by_client_key(rater_id, rating.client_key)
-            if existing is not None:
-                return existing, False
         try:
             with self.session() as session:
+                if rating.client_key:
+                    existing = self._by_client_key(session, rater_id, rating.client_key)
+                    if existing is not None:
+                        return existing, False
                 self._check(session, rating)
                 row = Rating(rater_id=rater_id, **rating.__dict__)
                 session.add(row)
@@ -336,14 +336,17 @@ class Store:
                 return row.id, True
         except IntegrityError:
             # the same client_key committed by a concurrent request between our check and insert
-            existing = self._by_client_key(rater_id, rating.client_key) if rating.client_key else None
+            if not rating.client_key:
+                raise
+            with self.session() as session:
+                existing = self._by_client_key(session, rater_id, rating.client_key)
             if existing is None:
                 raise
             return existing, False
 
-    def _by_client_key(self, rater_id: int, client_key: str) -> int | None:
-        with self.session() as session:
-            return session.scalar(select(Rating.id).where(Rating.rater_id == rater_id, Rating.client_key == client_key))
+    @staticmethod
+    def _by_client_key(session: Session, rater_id: int, client_key: str) -> int | None:
+        return session.scalar(select(Rating.id).where(Rating.rater_id == rater_id, Rating.client_key == client_key))
 
     @staticmethod
     def _check(session: Session, rating: RatingInput) -> None:
@@ -450,13 +453,15 @@ class Store:
             rated = session.scalar(
                 select(func.count(func.distinct(Rating.prompt_id))).where(live, Rating.kind != "skip")
             )
+            done_by_rater = dict(
+                session.execute(
+                    select(Rating.rater_id, func.count(func.distinct(Rating.prompt_id)))
+                    .where(live)
+                    .group_by(Rating.rater_id)
+                ).all()
+            )
             raters = session.execute(select(Rater.id, Rater.name).where(Rater.token_hash.is_not(None))).all()
-            queue = {}
-            for rater_id, name in raters:
-                done = session.scalar(
-                    select(func.count(func.distinct(Rating.prompt_id))).where(live, Rating.rater_id == rater_id)
-                )
-                queue[name] = total - (done or 0)
+            queue = {name: total - done_by_rater.get(rater_id, 0) for rater_id, name in raters}
         return {
             "by_kind": {kind: by_kind.get(kind, 0) for kind in (*KINDS, "skip")},
             "by_rater": by_rater,

@@ -130,7 +130,8 @@ def task_metrics(predictions: np.ndarray, targets: np.ndarray, labels: Labels) -
 class ClassifyTask:
     """One unit per example; the order of examples is a function of (seed, step)."""
 
-    def __init__(self, model, tokenizer, train: Encoded, held_out: Encoded, labels: Labels, head, config):
+    def __init__(self, model, tokenizer, train: Encoded, held_out: Encoded, labels: Labels, block_of, config):
+        """block_of: parameter name -> block ('head', 'layer N', ...), as `heads.apply_freeze` returns it."""
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.train, self.held_out, self.labels = train, held_out, labels
         run = config.run
@@ -140,7 +141,6 @@ class ClassifyTask:
         mean_length = sum(len(x) for x in train.input_ids) / len(train)
         self.flops_per_token = load.train_flops_per_token(model, seq_len=round(mean_length))
         if config.head.head_lr is not None or config.head.layer_decay < 1:
-            block_of = heads.blocks(model, head)
             self.lr_of = heads.layer_lrs(block_of, config.optim.lr, config.head.layer_decay, config.head.head_lr)
         metric = config.head.metric or MAIN_METRIC[labels.task]
         self.best_metric = (f"eval_{metric}", not any(metric.endswith(s) for s in LOWER_IS_BETTER))
@@ -232,7 +232,7 @@ def run(config: ClassifyConfig) -> Path:
     loop.seed_everything(config.run.seed)  # the new head's initialisation follows the seed
     model, head = heads.build_classifier(body, labels, tokenizer, config.model.attn_implementation, config.head.pooling)
     block_of = heads.apply_freeze(model, head, config.head.freeze)
-    task = ClassifyTask(model, tokenizer, train, held_out, labels, head, config)
+    task = ClassifyTask(model, tokenizer, train, held_out, labels, block_of, config)
     if task.packed:
         packing.use_packed_attention(model)
     if env.dist.is_main:

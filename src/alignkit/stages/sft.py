@@ -39,17 +39,21 @@ def read_conversations(path: str, fmt: str = "auto") -> list[tuple[Conversation,
 
 def collate(examples: list[EncodedExample], packed: bool, pad_id: int) -> MicroBatch:
     tensors = packing.pack(examples) if packed else packing.pad(examples, pad_id)
+    if packed:  # kept positions as indices, found here on the CPU rather than by a GPU sync each step
+        tensors["keep"] = tensors["keep"][0].nonzero().squeeze(1)
     return MicroBatch(tensors, units=len(tensors["targets"]), tokens=sum(len(e) for e in examples))
 
 
 def answer_loss(model, tensors: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed cross-entropy of the learned tokens; logits are computed only at the positions that
-    predict one (`keep`), which skips the output layer on every prompt token."""
+    """Summed cross-entropy of the learned tokens. `keep` is either the positions (1-D) of one packed
+    row that predict a learned token: logits are computed only there, skipping the output layer on
+    every prompt token; or a boolean mask over padded rows (a 2-D mask is sliced only by recent
+    transformers, so it selects after the head)."""
     inputs = {k: v for k, v in tensors.items() if k not in ("keep", "targets")}
     keep = tensors["keep"]
-    if keep.shape[0] == 1:  # one packed row: kept positions as indices, which every transformers 5 slices by
-        logits = model(**inputs, logits_to_keep=keep[0].nonzero().squeeze(1), use_cache=False).logits
-    else:  # padded rows: a 2-D mask is sliced only by recent transformers, so select after the head
+    if keep.dtype != torch.bool:
+        logits = model(**inputs, logits_to_keep=keep, use_cache=False).logits
+    else:
         logits = model(**inputs, use_cache=False).logits[keep]
     logits = logits.reshape(-1, logits.shape[-1]).float()
     targets = tensors["targets"]
