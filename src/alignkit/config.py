@@ -249,6 +249,9 @@ class PPOSection(Section):
         description="critic's start: reward (the reward model's body and head), policy (the policy's body, new head), "
         "a directory, or auto (reward when it reads the policy's tokens, else policy)",
     )
+    iterations: int = Field(
+        30, gt=0, description="rollouts (each followed by ppo_epochs of updates) unless run.max_steps"
+    )
     rollout_batch_size: int = Field(32, gt=0, description="prompts sampled per iteration (all processes)")
     ppo_epochs: int = Field(2, gt=0, description="passes over each rollout; run.batch_size rows per optimizer step")
     max_new_tokens: int = Field(96, gt=0, description="answer tokens at most")
@@ -281,8 +284,7 @@ class PPOConfig(Section):
     )
     run: RunConfig = Field(
         default_factory=lambda: RunConfig(
-            output_dir="runs/ppo", max_steps=120, batch_size=16, micro_batch_size=16, log_every=1, eval_every=40,
-            save_every=40,
+            output_dir="runs/ppo", batch_size=16, micro_batch_size=16, log_every=1, eval_every=20, save_every=20,
         )
     )  # fmt: skip
 

@@ -70,34 +70,78 @@ def question_of(record: dict) -> str:
     return record.get("prompt") or record["messages"][-1]["content"]
 
 
+@dataclass
+class Samples:
+    """Sampled answers as tokens. query_ids/query_mask: (B, Q) left-padded prompts; response_ids:
+    (B, R) answers, pad after their end; response_mask: (B, R) 1 on an answer's tokens up to and
+    including its end-of-turn token; ended: (B,) whether the answer ended before max_new_tokens."""
+
+    query_ids: torch.Tensor
+    query_mask: torch.Tensor
+    response_ids: torch.Tensor
+    response_mask: torch.Tensor
+    ended: torch.Tensor
+
+
 @torch.no_grad()
+def sample(
+    model, tokenizer, texts: list[str], sampling: Sampling, batch_size: int = 16, max_prompt_length: int | None = None
+) -> Samples:
+    """Answer already-rendered prompt texts, `batch_size` prompts per `generate` call, all left-padded
+    to one width so every row's answer starts at the same position. Too-long prompts lose their start.
+    The global RNG is left as it was: the draw depends on `sampling.seed` alone."""
+    device = next(model.parameters()).device
+    tokenizer.padding_side, side = "left", tokenizer.truncation_side
+    tokenizer.truncation_side = "left"
+    try:
+        encoded = tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+            truncation=max_prompt_length is not None,
+            max_length=max_prompt_length,
+        )
+    finally:
+        tokenizer.truncation_side = side
+    stop_ids = end_of_turn_ids(tokenizer)
+    greedy = sampling.temperature <= 0
+    was_training = model.training
+    model.eval()
+    chunks = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(sampling.seed)
+        for start in range(0, len(texts), batch_size):
+            query = encoded["input_ids"][start : start + batch_size].to(device)
+            mask = encoded["attention_mask"][start : start + batch_size].to(device)
+            output = model.generate(
+                input_ids=query,
+                attention_mask=mask,
+                max_new_tokens=sampling.max_new_tokens,
+                do_sample=not greedy,
+                temperature=None if greedy else sampling.temperature,
+                top_p=None if greedy else sampling.top_p,
+                top_k=None if greedy else sampling.top_k,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=stop_ids,
+                use_cache=True,
+            )
+            chunks.append(output[:, query.shape[1] :])
+    model.train(was_training)
+    width = max(c.shape[1] for c in chunks)
+    response = torch.cat(
+        [torch.nn.functional.pad(c, (0, width - c.shape[1]), value=tokenizer.pad_token_id) for c in chunks]
+    )
+    is_stop = torch.isin(response, torch.tensor(stop_ids, device=response.device))
+    ended = is_stop.any(dim=1)
+    first_stop = torch.where(ended, is_stop.int().argmax(dim=1), width - 1)
+    response_mask = torch.arange(width, device=response.device).unsqueeze(0) <= first_stop.unsqueeze(1)
+    response = response.masked_fill(~response_mask, tokenizer.pad_token_id)
+    query_ids, query_mask = encoded["input_ids"].to(device), encoded["attention_mask"].to(device)
+    return Samples(query_ids, query_mask, response, response_mask, ended)
+
+
 def generate(model, tokenizer, prompts: list[Prompt], sampling: Sampling, chat: bool = False, batch_size: int = 16):
     """Completions (text after the prompt, special tokens removed), in the order of `prompts`."""
-    device = next(model.parameters()).device
-    tokenizer.padding_side = "left"  # so every row's last prompt token sits at the same position
-    texts = prompt_texts(tokenizer, prompts, chat)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(sampling.seed)
-    completions: list[str] = []
-    model.eval()
-    for start in range(0, len(texts), batch_size):
-        encoded = tokenizer(
-            texts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
-        )
-        encoded = {k: v.to(device) for k, v in encoded.items()}
-        greedy = sampling.temperature <= 0
-        output = model.generate(
-            **encoded,
-            max_new_tokens=sampling.max_new_tokens,
-            do_sample=not greedy,
-            temperature=None if greedy else sampling.temperature,
-            top_p=None if greedy else sampling.top_p,
-            top_k=None if greedy else sampling.top_k,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=end_of_turn_ids(tokenizer),
-            use_cache=True,
-        )
-        new_tokens = output[:, encoded["input_ids"].shape[1] :]
-        completions.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-    torch.random.set_rng_state(generator_state)
-    return completions
+    drawn = sample(model, tokenizer, prompt_texts(tokenizer, prompts, chat), sampling, batch_size)
+    return tokenizer.batch_decode(drawn.response_ids, skip_special_tokens=True)
