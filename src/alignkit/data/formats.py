@@ -12,6 +12,8 @@ Chat-like rows of every shape people have on disk become one thing: a conversati
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,10 +283,10 @@ def _answer_text(row: Row, value: Any, field: str) -> str:
     raise UserError(f"{row.source}: '{field}' should be an answer: a string or one assistant message")
 
 
-def split_hh_dialogue(row: Row, text: str, field: str) -> tuple[Conversation, str]:
-    """An HH-RLHF dialogue ("\\n\\nHuman: ... \\n\\nAssistant: ...") -> (the turns before its last
-    assistant turn, that turn's text)."""
-    cut = text.rfind(HH_ASSISTANT)
+def split_hh_dialogue(row: Row, text: str, field: str, cut: int | None = None) -> tuple[Conversation, str]:
+    """An HH-RLHF dialogue ("\\n\\nHuman: ... \\n\\nAssistant: ...") -> (the turns before the
+    assistant turn at character `cut` (default: the last one), everything after its marker)."""
+    cut = text.rfind(HH_ASSISTANT) if cut is None else cut
     if cut < 0:
         raise UserError(f"{row.source}: '{field}' has no '{HH_ASSISTANT.strip()}' turn to split the answer at")
     answer = text[cut + len(HH_ASSISTANT) :].strip()
@@ -310,7 +312,7 @@ def preference_of(row: Row) -> PreferencePair:
     - prompt/chosen/rejected: the prompt as text or messages, answers as text or one assistant
       message (TRL's conversational form); the feedback export writes this shape
     - ShareGPT preference (LLaMA-Factory): `conversations` + `chosen`/`rejected` {from: gpt, value}
-    - HH-RLHF: `chosen`/`rejected` whole dialogues, split at the last "\\n\\nAssistant:"
+    - HH-RLHF: `chosen`/`rejected` whole dialogues, split at the last "\\n\\nAssistant:" they share
     An optional numeric `margin` field is kept."""
     fields = row.fields
     if "chosen" not in fields or "rejected" not in fields:
@@ -335,17 +337,27 @@ def preference_of(row: Row) -> PreferencePair:
             _answer_text(row, fields["rejected"], "rejected"),
         )
     elif isinstance(fields["chosen"], str) and isinstance(fields["rejected"], str):
-        prompt, chosen = split_hh_dialogue(row, fields["chosen"], "chosen")
-        _, rejected = split_hh_dialogue(row, fields["rejected"], "rejected")
+        # the prompt is what both dialogues share, up to an assistant turn (in a few HH rows the two
+        # differ before their last turn: the answers are then everything after the shared part)
+        shared = os.path.commonprefix([fields["chosen"], fields["rejected"]])
+        cut = shared.rfind(HH_ASSISTANT)
+        if cut < 0:
+            raise UserError(f"{row.source}: 'chosen' and 'rejected' share no '{HH_ASSISTANT.strip()}' turn to answer")
+        prompt, chosen = split_hh_dialogue(row, fields["chosen"], "chosen", cut)
+        rejected = fields["rejected"][cut + len(HH_ASSISTANT) :].strip()
     else:
         raise UserError(f"{row.source}: without a 'prompt', 'chosen' and 'rejected' should be whole dialogues")
     margin = fields.get("margin")
-    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int | float)):
-        raise UserError(f"{row.source}: 'margin' should be a number, got {margin!r}")
+    if margin is not None and not _finite_number(margin):
+        raise UserError(f"{row.source}: 'margin' should be a finite number, got {margin!r}")
     return PreferencePair(prompt, chosen, rejected, row.source, None if margin is None else float(margin))
 
 
 SCORE_FIELDS = ("score", "reward", "label")
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def scored_of(row: Row, score_required: bool = True) -> ScoredAnswer:
@@ -356,8 +368,8 @@ def scored_of(row: Row, score_required: bool = True) -> ScoredAnswer:
     score = None
     if name is not None:
         value = row.fields[name]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-            raise UserError(f"{row.source}: '{name}' should be a number, got {value!r}")
+        if not _finite_number(value):
+            raise UserError(f"{row.source}: '{name}' should be a finite number, got {value!r}")
         score = float(value)
     elif score_required:
         raise UserError(

@@ -43,7 +43,7 @@ class Labels:
         return len(self.names)
 
 
-def model_class(body: Path, pooling: str):
+def model_class(body: Path, pooling: str, section: str = "head"):
     """The classifier class for a body and a pooling: the architecture's own for auto/cls/last
     (checked against the body), our mean-pooling BERT (models/mean_pool.py) for mean."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
@@ -55,17 +55,20 @@ def model_class(body: Path, pooling: str):
     encoder = model_type in ENCODERS
     if pooling == "mean":
         if model_type != "bert":
-            raise UserError(f"head.pooling: mean is offered for BERT-style encoders; {body} is a {model_type}")
+            raise UserError(f"{section}.pooling: mean is offered for BERT-style encoders; {body} is a {model_type}")
         from alignkit.models.mean_pool import BertMeanPoolForSequenceClassification
 
         return BertMeanPoolForSequenceClassification
     if (pooling == "cls" and not encoder) or (pooling == "last" and encoder):
-        raise UserError(f"head.pooling: {pooling} does not fit a {model_type} body; use auto")
+        raise UserError(f"{section}.pooling: {pooling} does not fit a {model_type} body; use auto")
     return AutoModelForSequenceClassification
 
 
-def build_classifier(body: Path, labels: Labels, tokenizer, attn_implementation: str = "sdpa", pooling="auto"):
-    """(model, names of the new head's parameters). The body's weights are the checkpoint's."""
+def build_classifier(
+    body: Path, labels: Labels, tokenizer, attn_implementation: str = "sdpa", pooling="auto", section: str = "head"
+):
+    """(model, names of the new head's parameters). The body's weights are the checkpoint's. `section`
+    is the config section errors name (head for classify, rm for the reward model)."""
     from transformers.utils import logging as hf_logging
 
     problem_type = PROBLEM_TYPES[labels.task]
@@ -84,7 +87,7 @@ def build_classifier(body: Path, labels: Labels, tokenizer, attn_implementation:
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialized" report is expected: the head is new
     try:
-        model, info = model_class(body, pooling).from_pretrained(body, **kwargs)
+        model, info = model_class(body, pooling, section).from_pretrained(body, **kwargs)
     except ValueError as exc:
         raise UserError(f"{body}: no sequence-classification form of this architecture ({exc})") from None
     except OSError as exc:
@@ -129,7 +132,7 @@ def blocks(model, head: list[str]) -> dict[str, str]:
     return result
 
 
-def parse_freeze(spec: str, num_layers: int) -> int | None:
+def parse_freeze(spec: str, num_layers: int, section: str = "head") -> int | None:
     """'none' -> None (nothing frozen); 'head-only' -> 0 trainable layers; 'top:N' -> N."""
     if spec == "none":
         return None
@@ -137,15 +140,15 @@ def parse_freeze(spec: str, num_layers: int) -> int | None:
         return 0
     if spec.startswith("top:") and spec[4:].isdigit() and 0 <= int(spec[4:]) <= num_layers:
         return int(spec[4:])
-    raise UserError(f"head.freeze: expected none, head-only or top:N with 0 <= N <= {num_layers}; got '{spec}'")
+    raise UserError(f"{section}.freeze: expected none, head-only or top:N with 0 <= N <= {num_layers}; got '{spec}'")
 
 
-def apply_freeze(model, head: list[str], spec: str) -> dict[str, str]:
+def apply_freeze(model, head: list[str], spec: str, section: str = "head") -> dict[str, str]:
     """Freeze what should not move; returns the parameter -> block map. top:N trains the head, the
     top N layers and what sits above them (final norm / pooler); head-only trains only the head."""
     block_of = blocks(model, head)
     num_layers = len(layer_list(model))
-    trainable_layers = parse_freeze(spec, num_layers)
+    trainable_layers = parse_freeze(spec, num_layers, section)
     if trainable_layers is None:
         return block_of
     lowest = num_layers - trainable_layers

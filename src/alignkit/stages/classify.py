@@ -191,7 +191,9 @@ class ClassifyTask:
             (directory / "eval_report.json").write_text(json.dumps(self.report, indent=2) + "\n", encoding="utf-8")
 
 
-def print_trainable(model, block_of: dict[str, str], body: Path, labels: Labels, spec: str, packed: bool) -> None:
+def print_trainable(
+    model, block_of: dict[str, str], body: Path, labels: Labels, spec: str, packed: bool, stage: str = "classify"
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -204,7 +206,7 @@ def print_trainable(model, block_of: dict[str, str], body: Path, labels: Labels,
         total, trainable = total + count, trainable + learning
     table.add_row("all", f"{total:,}", f"{trainable:,}", style="bold")
     print(
-        f"classify: {body} ({model.config.model_type}) + new {labels.task} head, {labels.num_labels} output(s) "
+        f"{stage}: {body} ({model.config.model_type}) + new {labels.task} head, {labels.num_labels} output(s) "
         f"{labels.names if labels.task != 'regression' else ''}; freeze {spec}; "
         f"{'packed' if packed else 'padded'} batches"
     )

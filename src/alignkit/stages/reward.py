@@ -171,7 +171,8 @@ class RewardTask:
         chosen, rejected = rewards[:pairs], rewards[pairs:]
         loss_sum, _ = bradley_terry_loss(chosen, rejected, targets[:pairs])
         difference = (chosen - rejected).detach()
-        return loss_sum, {"accuracy": (difference > 0).float().sum(), "margin": difference.sum()}
+        correct = (difference > 0).float() + 0.5 * (difference == 0).float()  # as pairwise_metrics counts
+        return loss_sum, {"accuracy": correct.sum(), "margin": difference.sum()}
 
     def evaluate(self, model, dist: DistInfo) -> dict[str, float]:
         """Every held-out row, on every process (scoring is cheap next to training)."""
@@ -198,8 +199,8 @@ class RewardTask:
 
 def build_reward_model(body: Path, tokenizer, attn_implementation: str, pooling: str, freeze: str):
     """(model, block map): the body's sequence-classification class with a new 1-output head."""
-    model, head = heads.build_classifier(body, REWARD_LABELS, tokenizer, attn_implementation, pooling)
-    return model, heads.apply_freeze(model, head, freeze)
+    model, head = heads.build_classifier(body, REWARD_LABELS, tokenizer, attn_implementation, pooling, "rm")
+    return model, heads.apply_freeze(model, head, freeze, "rm")
 
 
 def run(config: RewardConfig) -> Path:
@@ -232,7 +233,7 @@ def run(config: RewardConfig) -> Path:
     if task.packed:
         packing.use_packed_attention(model)
     if env.dist.is_main:
-        classify.print_trainable(model, block_of, body, REWARD_LABELS, rm_cfg.freeze, task.packed)
+        classify.print_trainable(model, block_of, body, REWARD_LABELS, rm_cfg.freeze, task.packed, "rm")
         unit = "pairs" if pairwise else "scored answers"
         print(f"rm: {rm_cfg.objective} objective; {len(train_rows)} training {unit}, {len(eval_rows)} held out")
     final = loop.run(env, task)
