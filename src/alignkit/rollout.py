@@ -74,7 +74,8 @@ def question_of(record: dict) -> str:
 class Samples:
     """Sampled answers as tokens. query_ids/query_mask: (B, Q) left-padded prompts; response_ids:
     (B, R) answers, pad after their end; response_mask: (B, R) 1 on an answer's tokens up to and
-    including its end-of-turn token; ended: (B,) whether the answer ended before max_new_tokens."""
+    including its end-of-turn token; ended: (B,) whether the answer has its end-of-turn token (within
+    max_new_tokens)."""
 
     query_ids: torch.Tensor
     query_mask: torch.Tensor
@@ -91,8 +92,8 @@ def sample(
     to one width so every row's answer starts at the same position. Too-long prompts lose their start.
     The global RNG is left as it was: the draw depends on `sampling.seed` alone."""
     device = next(model.parameters()).device
-    tokenizer.padding_side, side = "left", tokenizer.truncation_side
-    tokenizer.truncation_side = "left"
+    sides = tokenizer.padding_side, tokenizer.truncation_side
+    tokenizer.padding_side = tokenizer.truncation_side = "left"
     try:
         encoded = tokenizer(
             texts,
@@ -103,7 +104,7 @@ def sample(
             max_length=max_prompt_length,
         )
     finally:
-        tokenizer.truncation_side = side
+        tokenizer.padding_side, tokenizer.truncation_side = sides
     stop_ids = end_of_turn_ids(tokenizer)
     greedy = sampling.temperature <= 0
     was_training = model.training

@@ -264,7 +264,7 @@ class PPOTask:
         return policy_loss + ppo.vf_coef * value_loss, {**extra, **policy_stats, **value_stats}
 
     def step_metrics(self) -> dict[str, float]:
-        """The latest rollout's statistics, once."""
+        """The latest rollout's statistics, once (log_every <= the steps of an iteration logs every one)."""
         pending, self.pending = self.pending, {}
         return pending
 
@@ -285,8 +285,8 @@ class PPOTask:
             mask = batch["response_mask"]
             kl = (losses.kl_estimate(logprobs, ref_logprobs, "k1") * mask).sum(1)
             scores = self._score(prompts, answers, drawn.ended)
-            _, _, greedy_answers = self._sample(model.policy, prompts, seed, 0.0)
-            greedy = self.scorer([reward_prompt(p) for p in prompts], greedy_answers)
+            greedy_drawn, _, greedy_answers = self._sample(model.policy, prompts, seed, 0.0)
+            greedy = self._score(prompts, greedy_answers, greedy_drawn.ended)
             totals += torch.tensor(
                 [
                     scores.sum().item(),
@@ -309,10 +309,16 @@ class PPOTask:
         }
 
     def state_dict(self) -> dict:
-        return {"kl_coef": self.kl_coef, "buffer": self.buffer, "buffer_iteration": self.buffer_iteration}
+        return {
+            "kl_coef": self.kl_coef,
+            "buffer": self.buffer,
+            "buffer_iteration": self.buffer_iteration,
+            "pending": self.pending,  # rollout statistics not logged yet
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.kl_coef, self.buffer_iteration = state["kl_coef"], state["buffer_iteration"]
+        self.pending = state.get("pending", {})
         device = next(self.model.parameters()).device
         self.buffer = {k: v.to(device) for k, v in state["buffer"].items()}
 
