@@ -6,7 +6,7 @@ alignkit (a seeded 10% held out, or --eval-fraction); `alignkit rm` trains a new
 and evaluates before the first step (the fresh, random head: the baseline) and at the end. Chance is
 0.5; the 95% interval of a held-out accuracy p over n pairs is p +- 1.96 sqrt(p (1 - p) / n).
 
-    python bench/rm_accuracy.py --model minilm --sets hh-rlhf dpo_en --json bench/results/rm_accuracy.json
+    python bench/rm_accuracy.py --model minilm --sets hh-rlhf --max-pairs 800 --eval-fraction 0.25 --max-length 128
 """
 
 from __future__ import annotations
@@ -38,15 +38,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--eval-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-pairs", type=int, default=None, help="use the first N pairs of each set")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     rows, results = [], []
     for name in args.sets:
         with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "rm"
+            out, data = Path(tmp) / "rm", first_pairs(SETS[name], args.max_pairs, Path(tmp))
             command = [
-                "rm", "--model", args.model, "--data", str(SETS[name]), "--output-dir", str(out),
+                "rm", "--model", args.model, "--data", str(data), "--output-dir", str(out),
                 "--data.max-length", str(args.max_length), "--epochs", str(args.epochs), "--lr", str(args.lr),
                 "--batch-size", str(args.batch_size), "--micro-batch-size", str(args.batch_size),
                 "--data.eval-fraction", str(args.eval_fraction), "--seed", str(args.seed), "--eval-every", "0",
@@ -61,7 +62,7 @@ def main() -> None:
                 (line.split("all")[1].split()[0] for line in result.stdout.splitlines() if line.startswith("all ")),
                 "?",
             )
-        held_out = round(args.eval_fraction * sum(1 for _ in measure_rows(SETS[name])))
+            held_out = round(args.eval_fraction * len(measure_rows(data)))
         start, end = evals[0]["eval_accuracy"], evals[-1]["eval_accuracy"]
         half_width = 1.96 * math.sqrt(end * (1 - end) / max(held_out, 1))
         results.append(
@@ -77,6 +78,15 @@ def main() -> None:
         ["data", "body", "held-out pairs", "chance", "random head", "trained", "mean margin", "wall s"], rows
     )
     measure.save_json(args.json, results)
+
+
+def first_pairs(path: Path, count: int | None, workdir: Path) -> Path:
+    """The set itself, or its first `count` rows as JSONL in `workdir`."""
+    if count is None:
+        return path
+    subset = workdir / f"{path.name.split('.')[0]}-{count}.jsonl"
+    subset.write_text("".join(json.dumps(row.fields) + "\n" for row in measure_rows(path)[:count]))
+    return subset
 
 
 def measure_rows(path: Path):

@@ -87,7 +87,14 @@ def test_overriding_one_key_keeps_the_stage_defaults_of_its_section():
 
 
 @pytest.mark.parametrize(
-    "name, model", [("pretrain", cfg.PretrainConfig), ("sft", cfg.SFTConfig), ("classify", cfg.ClassifyConfig)]
+    "name, model",
+    [
+        ("pretrain", cfg.PretrainConfig),
+        ("sft", cfg.SFTConfig),
+        ("classify", cfg.ClassifyConfig),
+        ("rm", cfg.RewardConfig),
+        ("ppo", cfg.PPOConfig),
+    ],
 )
 def test_shipped_example_configs_are_valid(name, model):
     from pathlib import Path

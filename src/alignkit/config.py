@@ -254,7 +254,7 @@ class PPOSection(Section):
     )
     rollout_batch_size: int = Field(32, gt=0, description="prompts sampled per iteration (all processes)")
     ppo_epochs: int = Field(2, gt=0, description="passes over each rollout; run.batch_size rows per optimizer step")
-    max_new_tokens: int = Field(96, gt=0, description="answer tokens at most")
+    max_new_tokens: int = Field(128, gt=0, description="answer tokens at most")
     temperature: float = Field(1.0, gt=0, description="sampling temperature of rollouts (log-probs use it too)")
     top_k: int = Field(0, ge=0, description="sample among the k likeliest tokens (0: all)")
     gamma: float = Field(1.0, ge=0, le=1, description="GAE discount")
