@@ -198,3 +198,127 @@ def adaptive_kl_coef(coef: float, kl: float, target: float, horizon: int, steps:
     so the coefficient grows while the measured KL is above the target and shrinks below it."""
     error = min(max(kl / target - 1.0, -0.2), 0.2)
     return coef * (1.0 + error * steps / horizon)
+
+
+# ---------------------------------------------------------------------------------------------
+# Preference and group RL without a critic: DPO, KTO, GRPO. Log-probs are summed over each
+# answer's tokens: (P,) per pair or per answer.
+
+
+def dpo_loss(
+    chosen_logps: torch.Tensor,
+    rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float,
+    loss_type: str = "sigmoid",
+    label_smoothing: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Summed DPO loss over P pairs, with h = (chosen_logps - ref_chosen_logps) - (rejected_logps -
+    ref_rejected_logps), the difference of the two answers' log-ratios:
+    - sigmoid (Rafailov et al. 2023, eq. 7), with conservative label smoothing e (cDPO):
+          -(1 - e) log sigmoid(beta h) - e log sigmoid(-beta h)
+    - ipo (Azar et al. 2023, eq. 17): (h - 1 / (2 beta))^2
+    Also summed over the pairs: the implicit rewards beta x log-ratio of each answer, their margin, and
+    `reward_accuracy` (1 where the chosen answer's implicit reward is the higher). All inputs (P,), fp32."""
+    chosen_ratio = chosen_logps.float() - ref_chosen_logps.float()
+    rejected_ratio = rejected_logps.float() - ref_rejected_logps.float()
+    h = chosen_ratio - rejected_ratio
+    if loss_type == "sigmoid":
+        losses = -(1 - label_smoothing) * F.logsigmoid(beta * h) - label_smoothing * F.logsigmoid(-beta * h)
+    elif loss_type == "ipo":
+        losses = (h - 1 / (2 * beta)) ** 2
+    else:
+        raise ValueError(f"unknown DPO loss {loss_type!r}")
+    chosen_rewards, rejected_rewards = (beta * chosen_ratio).detach(), (beta * rejected_ratio).detach()
+    stats = {
+        "chosen_reward": chosen_rewards.sum(),
+        "rejected_reward": rejected_rewards.sum(),
+        "reward_margin": (chosen_rewards - rejected_rewards).sum(),
+        "reward_accuracy": (chosen_rewards > rejected_rewards).float().sum(),
+    }
+    return losses.sum(), stats
+
+
+def kto_loss(
+    logps: torch.Tensor,
+    ref_logps: torch.Tensor,
+    desirable: torch.Tensor,
+    kl: torch.Tensor | float,
+    beta: float,
+    desirable_weight: float = 1.0,
+    undesirable_weight: float = 1.0,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Summed KTO loss over N single answers (Ethayarajh et al. 2024, eq. 8), with r = logps -
+    ref_logps each answer's log-ratio and z0 = max(kl, 0) the reference point (an estimate of
+    KL(policy || reference), no gradient):
+        desirable:    w_d (1 - sigmoid(beta (r - z0)))
+        undesirable:  w_u (1 - sigmoid(beta (z0 - r)))
+    logps, ref_logps: (N,); desirable: (N,) bool. Also summed: the implicit rewards beta r of each kind."""
+    log_ratio = logps.float() - ref_logps.float()
+    z0 = torch.as_tensor(kl, dtype=log_ratio.dtype, device=log_ratio.device).detach().clamp(min=0)
+    desirable = desirable.bool()
+    good = desirable_weight * (1 - torch.sigmoid(beta * (log_ratio - z0)))
+    bad = undesirable_weight * (1 - torch.sigmoid(beta * (z0 - log_ratio)))
+    losses = torch.where(desirable, good, bad)
+    rewards = (beta * log_ratio).detach()
+    stats = {
+        "desirable_reward": (rewards * desirable).sum(),
+        "undesirable_reward": (rewards * ~desirable).sum(),
+        "desirable_count": desirable.float().sum(),
+    }
+    return losses.sum(), stats
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True, eps: float = 1e-4) -> torch.Tensor:
+    """GRPO's advantages (Shao et al. 2024, sec. 4.1.2): each answer's reward minus the mean of its
+    group (the G answers to the same prompt), divided by the group's standard deviation (Bessel's
+    correction) + eps unless `scale` is off (Dr. GRPO, Liu et al. 2025). rewards: (B G,), grouped
+    consecutively -> (B G,)."""
+    if group_size < 2:
+        raise ValueError("a group needs at least 2 answers")
+    grouped = rewards.float().view(-1, group_size)
+    centred = grouped - grouped.mean(dim=1, keepdim=True)
+    if scale:
+        centred = centred / (grouped.std(dim=1, keepdim=True) + eps)
+    return centred.reshape(-1)
+
+
+def grpo_loss(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor | None,
+    advantages: torch.Tensor,
+    mask: torch.Tensor,
+    clip: float,
+    beta: float = 0.0,
+    normalise: str = "token",
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """GRPO's objective (Shao et al. 2024, eq. 3) as a loss: PPO's clipped surrogate with each
+    answer's advantage on all of its tokens, plus beta x the k3 KL estimate to the reference per token.
+
+    logprobs, old_logprobs, ref_logprobs, mask: (B, T); advantages: (B,). Returns (loss sum, units, stats):
+    - normalise "token": the sum over all answer tokens, units = the number of tokens (DAPO's
+      token-level mean once the loop divides by the step's units, so long answers weigh by length);
+    - normalise "sequence": each answer's token mean, summed; units = the number of answers (the
+      original GRPO's mean of per-answer means).
+    """
+    per_token_advantages = advantages.float().unsqueeze(1).expand_as(logprobs)
+    mask = mask.to(logprobs.dtype)
+    _, stats = ppo_policy_loss(logprobs, old_logprobs, per_token_advantages, mask, clip)
+    ratio = torch.exp(logprobs - old_logprobs)
+    per_token = torch.maximum(
+        -per_token_advantages * ratio, -per_token_advantages * torch.clamp(ratio, 1 - clip, 1 + clip)
+    )
+    if beta > 0:
+        if ref_logprobs is None:
+            raise ValueError("beta > 0 needs the reference's log-probs")
+        kl = kl_estimate(logprobs, ref_logprobs, "k3")
+        per_token = per_token + beta * kl
+        stats["kl"] = (kl.detach() * mask).sum()
+    if normalise == "token":
+        return (per_token * mask).sum(), mask.sum(), stats
+    if normalise == "sequence":
+        per_answer = (per_token * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return per_answer.sum(), torch.tensor(float(len(per_answer))), stats
+    raise ValueError(f"unknown normalisation {normalise!r}")
