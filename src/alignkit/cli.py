@@ -103,6 +103,15 @@ stage_command(
     "value losses. With no options: the demo assistant, the demo reward model, the embedded prompts.",
 )
 
+stage_command(
+    "dpo",
+    config_mod.DPOConfig,
+    "Direct preference optimisation: the policy (--model, from SFT) learns from preference pairs (every shape rm "
+    "reads, the feedback export's pairs included) with no reward model; the reference's log-probs are computed "
+    "once from the starting weights. --dpo.loss-type sigmoid|ipo, --dpo.label-smoothing. "
+    "With no options: the demo assistant on the embedded pairs.",
+)
+
 
 @app.command()
 def score(

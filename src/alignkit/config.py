@@ -289,6 +289,45 @@ class PPOConfig(Section):
     )  # fmt: skip
 
 
+class DPODataConfig(Section):
+    path: str = Field(
+        "demo",
+        description="preference pairs (prompt/chosen/rejected, ShareGPT preference, HH-RLHF dialogues, the feedback "
+        "export's pairs); 'demo': embedded customer-service pairs",
+    )
+    max_length: int = Field(
+        512, gt=1, description="tokens per prompt + answer at most (older turns, then the end, cut)"
+    )
+    packing: bool = Field(True, description="padding-free packing of a micro-batch's answers into one row")
+    eval_path: str | None = Field(None, description="held-out pairs; default: a split of the training pairs")
+    eval_fraction: float = Field(0.1, ge=0, lt=1, description="share of pairs held out when no eval_path")
+
+
+class DPOSection(Section):
+    beta: float = Field(0.1, gt=0, description="strength of the implicit KL leash to the reference")
+    loss_type: Literal["sigmoid", "ipo"] = Field(
+        "sigmoid", description="sigmoid: DPO; ipo: squared loss on per-token average log-ratios"
+    )
+    label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="conservative DPO: assumed share of flipped labels")
+
+
+class DPOConfig(Section):
+    """Direct preference optimisation: no reward model; the reference's log-probs computed once."""
+
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(name_or_path="demo-sft"))
+    data: DPODataConfig = Field(default_factory=DPODataConfig)
+    dpo: DPOSection = Field(default_factory=DPOSection)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(lr=5e-5, warmup_steps=10, weight_decay=0.0, min_lr_ratio=0.0)
+    )
+    run: RunConfig = Field(
+        default_factory=lambda: RunConfig(
+            output_dir="runs/dpo", batch_size=16, micro_batch_size=8, epochs=1, eval_every=10, save_every=0
+        )
+    )
+
+
 SHORT_FLAGS: dict[str, str] = {
     "model": "model.name_or_path",
     "data": "data.path",
