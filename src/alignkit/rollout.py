@@ -24,6 +24,11 @@ class Sampling:
 Prompt = str | list[dict[str, str]]  # raw text, or a conversation so far (chat messages)
 
 
+def as_messages(prompt: Prompt) -> list[dict[str, str]]:
+    """A prompt as chat messages: raw text is one user turn."""
+    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+
+
 def prompt_texts(tokenizer, prompts: list[Prompt], chat: bool) -> list[str]:
     """Raw text prompts stay as they are unless `chat`; conversations always go through the chat
     template, with the generation prompt that opens the assistant's turn."""
@@ -32,8 +37,7 @@ def prompt_texts(tokenizer, prompts: list[Prompt], chat: bool) -> list[str]:
         if isinstance(prompt, str) and not chat:
             texts.append(prompt)
             continue
-        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
-        texts.append(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        texts.append(tokenizer.apply_chat_template(as_messages(prompt), add_generation_prompt=True, tokenize=False))
     return texts
 
 

@@ -164,12 +164,7 @@ class ClassifyTask:
 
     def predict_logits(self, model, data: Encoded) -> torch.Tensor:
         micro = self.config.run.micro_batch_size
-        device = next(model.parameters()).device
-        outputs = []
-        for start in range(0, len(data), micro):
-            batch = loop.to_device(self._collate(data, list(range(start, min(start + micro, len(data))))), device)
-            outputs.append(heads.pooled_logits(model, batch.tensors).float().cpu())
-        return torch.cat(outputs)
+        return logits_of(model, data, micro, self.packed, self.tokenizer.pad_token_id)
 
     def evaluate(self, model, dist: DistInfo) -> dict[str, float]:
         """Every held-out example, on every process (classification eval is cheap next to training)."""
@@ -186,9 +181,46 @@ class ClassifyTask:
         return {"eval_loss": loss_sum.item() / count.item(), **{f"eval_{k}": v for k, v in main.items()}}
 
     def save_final(self, model, directory: Path) -> None:
-        load.save_pretrained(model, self.tokenizer, directory, self.config.model.attn_implementation)
-        if self.report:
-            (directory / "eval_report.json").write_text(json.dumps(self.report, indent=2) + "\n", encoding="utf-8")
+        save_with_report(model, self.tokenizer, directory, self.config.model.attn_implementation, self.report)
+
+
+def save_with_report(model, tokenizer, directory: Path, attn_implementation: str, report: dict) -> None:
+    """The model in Hugging Face format, and the last held-out metrics beside it (eval_report.json)."""
+    load.save_pretrained(model, tokenizer, directory, attn_implementation)
+    if report:
+        (directory / "eval_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+@torch.no_grad()
+def logits_of(model, data: Encoded, batch_size: int, packed: bool, pad_id: int) -> torch.Tensor:
+    """(E, C) fp32 logits of every example of `data`, in order, `batch_size` at a time, on the CPU."""
+    device = next(model.parameters()).device
+    outputs = []
+    for start in range(0, len(data), batch_size):
+        batch = collate(data, list(range(start, min(start + batch_size, len(data)))), packed, pad_id)
+        batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        outputs.append(heads.pooled_logits(model, batch).float().cpu())
+    return torch.cat(outputs) if outputs else torch.zeros(0, model.config.num_labels)
+
+
+def open_classifier(model_dir: str | Path, what: str = "a sequence classifier"):
+    """(model, tokenizer, packed) of a saved classifier or reward model, in eval mode, with packed
+    attention where its family allows it."""
+    from transformers import AutoModelForSequenceClassification
+
+    directory = load.checkpoint_dir(str(model_dir))
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            directory,
+            dtype=torch.float32,
+            trust_remote_code=True,  # a mean-pooling head ships its own class
+        ).eval()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{directory}: cannot open as {what} ({exc})") from None
+    packed = heads.packed_family(model) is not None
+    if packed:
+        packing.use_packed_attention(model)
+    return model, load.load_tokenizer(directory), packed
 
 
 def print_trainable(
@@ -261,21 +293,10 @@ TASK_OF_PROBLEM = {
 def predict(model_dir: str, data: str, out: str, batch_size: int = 64, threshold: float = 0.5, max_length: int = 512):
     """Predictions for every row of `data` as JSONL (the row's fields plus the prediction); prints
     held-out metrics when the rows carry targets. Returns the metrics (or {})."""
-    from transformers import AutoModelForSequenceClassification
-
-    directory = load.checkpoint_dir(model_dir)
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            directory,
-            dtype=torch.float32,
-            trust_remote_code=True,  # a mean-pooling head ships its own class
-        ).eval()
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{directory}: cannot open as a sequence classifier ({exc})") from None
+    model, tokenizer, packed = open_classifier(model_dir)
     task = TASK_OF_PROBLEM.get(model.config.problem_type or "", "single")
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     labels = Labels(task, names if task != "regression" else ["score"])
-    tokenizer = load.load_tokenizer(directory)
     raw = read_rows(resolve_path(data))
     if not raw:
         raise UserError(f"{data}: no rows")
@@ -287,15 +308,7 @@ def predict(model_dir: str, data: str, out: str, batch_size: int = 64, threshold
         print(f"predict: the rows' targets are not scored ({exc})")
         has_targets = False
         encoded = encode(tokenizer, rows, None, max_length)
-    packed = heads.packed_family(model) is not None
-    if packed:
-        packing.use_packed_attention(model)
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            indices = list(range(start, min(start + batch_size, len(rows))))
-            outputs.append(heads.pooled_logits(model, collate(encoded, indices, packed, tokenizer.pad_token_id)))
-    logits = torch.cat(outputs).float()
+    logits = logits_of(model, encoded, batch_size, packed, tokenizer.pad_token_id)
     predictions = predictions_of(logits, task, threshold)
     records = []
     for row, logit_row, prediction in zip(raw, logits, predictions, strict=True):

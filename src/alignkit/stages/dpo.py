@@ -57,13 +57,7 @@ def collate(examples: list[EncodedExample], packed: bool, pad_id: int) -> dict[s
 
 def answer_logps(model, tensors: dict, average: bool = False) -> torch.Tensor:
     """(E,) summed (or per-token averaged) log-probs of each example's answer tokens."""
-    inputs = {k: v for k, v in tensors.items() if k not in ("keep", "targets", "segment", "answer_tokens", "ref")}
-    keep = tensors["keep"]
-    if keep.dtype != torch.bool:
-        logits = model(**inputs, logits_to_keep=keep, use_cache=False).logits[0]
-    else:
-        logits = model(**inputs, use_cache=False).logits[keep]
-    token_logps = losses.token_logprobs(logits, tensors["targets"])
+    token_logps = losses.token_logprobs(sft.learned_logits(model, tensors), tensors["targets"])
     counts = tensors["answer_tokens"]
     sums = torch.zeros(len(counts), dtype=token_logps.dtype, device=token_logps.device)
     sums = sums.index_add(0, tensors["segment"], token_logps)

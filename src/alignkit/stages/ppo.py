@@ -144,7 +144,7 @@ class PPOTask:
         return drawn, sequences_of(drawn), answers
 
     @torch.no_grad()
-    def _forward_all(self, rows: dict[str, torch.Tensor], temperature: float, critic: bool = True):
+    def _forward_all(self, rows: dict[str, torch.Tensor], temperature: float):
         """Policy log-probs, reference log-probs and values of every rollout row, micro-batch by micro-batch."""
         micro = self.config.run.micro_batch_size
         response_length = rows["response_ids"].shape[1]
@@ -161,7 +161,7 @@ class PPOTask:
         return torch.cat(logprobs), torch.cat(ref_logprobs), torch.cat(values)
 
     def _score(self, prompts: list, answers: list[str], ended: torch.Tensor) -> torch.Tensor:
-        conversations = [reward_prompt(p) for p in prompts]
+        conversations = [rollout.as_messages(p) for p in prompts]
         scores = self.scorer(conversations, answers).to(ended.device)
         return scores - self.config.ppo.missing_eos_penalty * (~ended).float()
 
@@ -218,7 +218,7 @@ class PPOTask:
         self.pending = stats
         if dist.is_main and ppo.sample_every and iteration % ppo.sample_every == 1 % ppo.sample_every:
             records = [
-                {"iteration": iteration, "prompt": reward_prompt(p)[-1]["content"], "answer": a, "score": s}
+                {"iteration": iteration, "prompt": rollout.as_messages(p)[-1]["content"], "answer": a, "score": s}
                 for p, a, s in zip(prompts, answers, scores.tolist(), strict=True)
             ]
             write_jsonl(self.run_dir / "samples" / f"iteration-{iteration:05d}.jsonl", records)
@@ -327,10 +327,6 @@ class PPOTask:
         attn = self.config.model.attn_implementation
         load.save_pretrained(model.policy, self.tokenizer, directory, attn)
         load.save_pretrained(model.critic, self.tokenizer, directory / "critic", attn)
-
-
-def reward_prompt(prompt: rollout.Prompt) -> Conversation:
-    return [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
 
 
 def build_critic(spec: str, policy_dir: Path, reward_dir: Path, reward_model, tokenizer, reward_tokenizer, attn: str):

@@ -103,15 +103,7 @@ def rewards_of(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def score_encoded(model, data: Encoded, batch_size: int, packed: bool, pad_id: int) -> torch.Tensor:
     """Rewards of every sequence of `data`, in order, without gradients."""
-    device = next(model.parameters()).device
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            indices = list(range(start, min(start + batch_size, len(data))))
-            batch = classify.collate(data, indices, packed, pad_id)
-            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            outputs.append(rewards_of(model, batch).cpu())
-    return torch.cat(outputs) if outputs else torch.zeros(0)
+    return classify.logits_of(model, data, batch_size, packed, pad_id).squeeze(-1)
 
 
 def pairwise_metrics(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[str, float]:
@@ -192,9 +184,7 @@ class RewardTask:
         return {"eval_loss": loss_sum.item() / count.item(), **{f"eval_{k}": v for k, v in metrics.items()}}
 
     def save_final(self, model, directory: Path) -> None:
-        load.save_pretrained(model, self.tokenizer, directory, self.config.model.attn_implementation)
-        if self.report:
-            (directory / "eval_report.json").write_text(json.dumps(self.report, indent=2) + "\n", encoding="utf-8")
+        classify.save_with_report(model, self.tokenizer, directory, self.config.model.attn_implementation, self.report)
 
 
 def build_reward_model(body: Path, tokenizer, attn_implementation: str, pooling: str, freeze: str):
@@ -249,21 +239,9 @@ def run(config: RewardConfig) -> Path:
 
 def open_reward_model(model_dir: str | Path):
     """(model, tokenizer, packed) of a reward model directory, for scoring."""
-    from transformers import AutoModelForSequenceClassification
-
-    directory = load.checkpoint_dir(str(model_dir))
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            directory, dtype=torch.float32, trust_remote_code=True
-        ).eval()
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{directory}: cannot open as a reward model ({exc})") from None
+    model, tokenizer, packed = classify.open_classifier(model_dir, "a reward model")
     if model.config.num_labels != 1:
-        raise UserError(f"{directory}: a reward model has 1 output; this one has {model.config.num_labels}")
-    tokenizer = load.load_tokenizer(directory)
-    packed = heads.packed_family(model) is not None
-    if packed:
-        packing.use_packed_attention(model)
+        raise UserError(f"{model_dir}: a reward model has 1 output; this one has {model.config.num_labels}")
     return model, tokenizer, packed
 
 

@@ -44,19 +44,28 @@ def collate(examples: list[EncodedExample], packed: bool, pad_id: int) -> MicroB
     return MicroBatch(tensors, units=len(tensors["targets"]), tokens=sum(len(e) for e in examples))
 
 
-def answer_loss(model, tensors: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed cross-entropy of the learned tokens. `keep` is either the positions (1-D) of one packed
-    row that predict a learned token: logits are computed only there, skipping the output layer on
+MODEL_INPUTS = ("input_ids", "attention_mask", "position_ids", "cu_seq_lens_q", "cu_seq_lens_k")
+MODEL_INPUTS += ("max_length_q", "max_length_k")
+
+
+def learned_logits(model, tensors: dict) -> torch.Tensor:
+    """(K, V) logits at the K positions whose next token learns, in row order. `keep` is either the
+    positions (1-D) of one packed row: logits are computed only there, skipping the output layer on
     every prompt token; or a boolean mask over padded rows (a 2-D mask is sliced only by recent
     transformers, so it selects after the head)."""
-    inputs = {k: v for k, v in tensors.items() if k not in ("keep", "targets")}
+    inputs = {k: v for k, v in tensors.items() if k in MODEL_INPUTS}
     keep = tensors["keep"]
     if keep.dtype != torch.bool:
         logits = model(**inputs, logits_to_keep=keep, use_cache=False).logits
     else:
         logits = model(**inputs, use_cache=False).logits[keep]
-    logits = logits.reshape(-1, logits.shape[-1]).float()
+    return logits.reshape(-1, logits.shape[-1])
+
+
+def answer_loss(model, tensors: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed cross-entropy of the learned tokens (`targets`), computed in fp32."""
     targets = tensors["targets"]
+    logits = learned_logits(model, tensors).float()
     return F.cross_entropy(logits, targets, reduction="sum"), torch.tensor(len(targets))
 
 
