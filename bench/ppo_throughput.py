@@ -108,6 +108,7 @@ def alignkit_run(args, prompts: Path, workdir: Path, env: dict) -> dict:
         "--data", str(prompts), "--data.eval-fraction", "0", "--data.max-prompt-length", str(args.max_prompt_length),
         "--ppo.iterations", str(args.iterations), "--ppo.rollout-batch-size", str(args.rollout_batch_size),
         "--batch-size", str(args.mini_batch_size), "--micro-batch-size", str(args.mini_batch_size),
+        "--ppo.generation-batch-size", str(args.mini_batch_size),
         "--ppo.ppo-epochs", str(args.ppo_epochs), "--ppo.max-new-tokens", str(args.max_new_tokens),
         "--ppo.temperature", "1", "--ppo.top-k", "0", "--ppo.gamma", "1", "--ppo.lam", "0.95",
         "--ppo.kl-coef", str(args.kl_coef), "--ppo.kl-estimator", "k1", "--ppo.adaptive-kl", "false",

@@ -264,7 +264,7 @@ def test_actor_critic_forward_equals_unpadded_passes(request, family, policy_dir
             torch.testing.assert_close(values[i], critic.score(hidden).squeeze(-1), atol=1e-4, rtol=1e-4)
 
         # the reference's log-probs read the rows the same way (here the reference is the policy)
-        reference = ppo.reference_logprobs(policy, rows, 1.0)
+        reference = ppo.response_logprobs(policy, rows, 1.0)
         torch.testing.assert_close(reference, losses.token_logprobs(logits, drawn.response_ids, 1.0))
 
         if family == "gpt2":  # the check above can fail: positions that count the padding change the answer
@@ -303,7 +303,7 @@ def test_the_first_step_is_on_policy_and_only_the_policy_and_critic_move(
     assert reference.keys() == start.keys()
     assert all(torch.equal(reference[k], start[k]) for k in start), "the reference moved"
     assert not any(p.requires_grad for p in task.reference.parameters())
-    scorer = task.scorer.model.state_dict()
+    scorer = task.score_fn.model.state_dict()
     reward_start = AutoModelForSequenceClassification.from_pretrained(reward_dir, dtype=torch.float32).state_dict()
     assert all(torch.equal(scorer[k], reward_start[k]) for k in reward_start), "the reward model moved"
 
@@ -470,7 +470,7 @@ def test_resume_keeps_rollout_statistics_not_yet_logged(tmp_path, policy_dir, re
 def test_bad_input_is_one_clear_line(tmp_path, policy_dir, reward_dir, prompts_file):
     cases = [
         (["--ppo.rollout-batch-size", "6", "--batch-size", "4", "--ppo.reward-model", reward_dir],
-         "ppo.rollout_batch_size 6 must be a multiple of run.batch_size 4"),
+         "ppo.rollout_batch_size: a rollout of 6 answers must be a multiple of run.batch_size 4"),
         (["--ppo.reward-model", tmp_path / "no-rm"], f"{tmp_path / 'no-rm'}: no such model directory"),
     ]  # fmt: skip
     for extra, message in cases:

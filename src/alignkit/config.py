@@ -240,7 +240,22 @@ class PPODataConfig(Section):
     eval_prompts: int = Field(64, gt=0, description="held-out prompts scored at each evaluation, at most")
 
 
-class PPOSection(Section):
+class RolloutSection(Section):
+    """What the RL stages that sample their own answers (PPO, GRPO) share."""
+
+    iterations: int = Field(30, gt=0, description="rollouts (each followed by its updates) unless run.max_steps")
+    max_new_tokens: int = Field(128, gt=0, description="answer tokens at most")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of rollouts (log-probs use it too)")
+    top_k: int = Field(0, ge=0, description="sample among the k likeliest tokens (0: all)")
+    generation_batch_size: int = Field(
+        64, gt=0, description="answers sampled per generate call (a call runs until its longest answer ends)"
+    )
+    clip: float = Field(0.2, gt=0, description="policy ratio clip range")
+    missing_eos_penalty: float = Field(0.0, ge=0, description="subtracted from the score of answers that never end")
+    sample_every: int = Field(5, ge=0, description="write sample answers every N iterations (0: never)")
+
+
+class PPOSection(RolloutSection):
     reward_model: str = Field(
         "demo-rm", description="reward model dir (AutoModelForSequenceClassification, 1 output); demo-rm: the demo's"
     )
@@ -249,17 +264,10 @@ class PPOSection(Section):
         description="critic's start: reward (the reward model's body and head), policy (the policy's body, new head), "
         "a directory, or auto (reward when it reads the policy's tokens, else policy)",
     )
-    iterations: int = Field(
-        30, gt=0, description="rollouts (each followed by ppo_epochs of updates) unless run.max_steps"
-    )
     rollout_batch_size: int = Field(32, gt=0, description="prompts sampled per iteration (all processes)")
     ppo_epochs: int = Field(2, gt=0, description="passes over each rollout; run.batch_size rows per optimizer step")
-    max_new_tokens: int = Field(128, gt=0, description="answer tokens at most")
-    temperature: float = Field(1.0, gt=0, description="sampling temperature of rollouts (log-probs use it too)")
-    top_k: int = Field(0, ge=0, description="sample among the k likeliest tokens (0: all)")
     gamma: float = Field(1.0, ge=0, le=1, description="GAE discount")
     lam: float = Field(0.95, ge=0, le=1, description="GAE lambda")
-    clip: float = Field(0.2, gt=0, description="policy ratio clip range")
     value_clip: float = Field(0.2, gt=0, description="value clip range around the rollout's values")
     vf_coef: float = Field(0.1, ge=0, description="weight of the critic's loss")
     kl_coef: float = Field(0.05, ge=0, description="per-token KL penalty to the reference (start value if adaptive)")
@@ -270,7 +278,6 @@ class PPOSection(Section):
     whiten_advantages: bool = Field(True, description="normalise advantages to mean 0, std 1 per rollout")
     missing_eos_penalty: float = Field(1.0, ge=0, description="subtracted from the score of answers that never end")
     critic_lr: float | None = Field(None, gt=0, description="critic's learning rate; default: optim.lr")
-    sample_every: int = Field(5, ge=0, description="write sample answers every N iterations (0: never)")
 
 
 class PPOConfig(Section):
@@ -309,10 +316,15 @@ class DPOSection(Section):
         "sigmoid", description="sigmoid: DPO; ipo: squared loss on per-token average log-ratios"
     )
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="conservative DPO: assumed share of flipped labels")
+    reference: Literal["cached", "online"] = Field(
+        "cached",
+        description="cached: the reference's log-probs computed once before training; online: a frozen reference "
+        "(with LoRA: the model with its adapters off) runs beside the policy at every step",
+    )
 
 
 class DPOConfig(Section):
-    """Direct preference optimisation: no reward model; the reference's log-probs computed once."""
+    """Direct preference optimisation: no reward model; the reference's log-probs computed once (or online)."""
 
     model: ModelConfig = Field(default_factory=lambda: ModelConfig(name_or_path="demo-sft"))
     data: DPODataConfig = Field(default_factory=DPODataConfig)
@@ -326,6 +338,78 @@ class DPOConfig(Section):
             output_dir="runs/dpo", batch_size=16, micro_batch_size=8, epochs=1, eval_every=10, save_every=0
         )
     )
+
+
+class KTODataConfig(DPODataConfig):
+    path: str = Field(
+        "demo",
+        description="good/bad votes (prompt/completion/label as the feedback export writes them, messages + label, "
+        "ShareGPT + kto_tag) or preference pairs (chosen: good, rejected: bad); 'demo': the embedded pairs as votes",
+    )
+
+
+class KTOSection(Section):
+    beta: float = Field(0.1, gt=0, description="strength of the implicit KL leash to the reference")
+    desirable_weight: float = Field(1.0, gt=0, description="weight of the loss on good answers")
+    undesirable_weight: float = Field(1.0, gt=0, description="weight of the loss on bad answers")
+
+
+class KTOConfig(Section):
+    """Kahneman-Tversky optimisation: single answers voted good or bad; the reference's log-probs computed once."""
+
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(name_or_path="demo-sft"))
+    data: KTODataConfig = Field(default_factory=KTODataConfig)
+    kto: KTOSection = Field(default_factory=KTOSection)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(lr=5e-5, warmup_steps=10, weight_decay=0.0, min_lr_ratio=0.0)
+    )
+    run: RunConfig = Field(
+        default_factory=lambda: RunConfig(
+            output_dir="runs/kto", batch_size=16, micro_batch_size=8, epochs=1, eval_every=10, save_every=0
+        )
+    )
+
+
+class GRPODataConfig(PPODataConfig):
+    path: str = Field(
+        "demo",
+        description="prompts: rows with a 'prompt' or chat 'messages'; other fields reach a reward function by name; "
+        "'demo': embedded customer questions with a step-format rule",
+    )
+
+
+class GRPOSection(RolloutSection):
+    reward: str = Field(
+        "demo",
+        description="module:function (or path/file.py:function) called as f(prompts, completions, **row fields) -> "
+        "list of floats; or a reward model dir; demo: the embedded step-format rule",
+    )
+    group_size: int = Field(8, ge=2, description="answers sampled per prompt; advantages compare within the group")
+    prompts_per_iteration: int = Field(8, gt=0, description="prompts per rollout (all processes); rows = x group_size")
+    epochs: int = Field(1, gt=0, description="passes over each rollout; run.batch_size answers per optimizer step")
+    scale_rewards: bool = Field(True, description="divide by the group's reward std (false: Dr. GRPO, centring only)")
+    beta: float = Field(0.0, ge=0, description="weight of the k3 KL to the frozen reference in the loss (0: none)")
+    loss_normalisation: Literal["token", "sequence"] = Field(
+        "token", description="token: mean over all answer tokens of the step; sequence: mean of per-answer means"
+    )
+    eval_kl: bool = Field(True, description="load the frozen reference to report held-out KL even when beta is 0")
+
+
+class GRPOConfig(Section):
+    """Group relative policy optimisation: G answers per prompt, rewards compared within each group."""
+
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig(name_or_path="demo-sft"))
+    data: GRPODataConfig = Field(default_factory=GRPODataConfig)
+    grpo: GRPOSection = Field(default_factory=GRPOSection)
+    optim: OptimConfig = Field(
+        default_factory=lambda: OptimConfig(lr=1e-4, warmup_steps=0, weight_decay=0.0, schedule="constant")
+    )
+    run: RunConfig = Field(
+        default_factory=lambda: RunConfig(
+            output_dir="runs/grpo", batch_size=64, micro_batch_size=16, log_every=1, eval_every=10, save_every=20,
+        )
+    )  # fmt: skip
 
 
 SHORT_FLAGS: dict[str, str] = {

@@ -34,9 +34,6 @@ from alignkit.train import distributed, loop
 from alignkit.train.distributed import DistInfo
 from alignkit.train.loop import MicroBatch
 
-BUFFER_KEYS = ("input_ids", "attention_mask", "position_ids", "response_ids", "response_mask")
-BUFFER_KEYS += ("old_logprobs", "old_values", "advantages", "returns")
-
 
 class ActorCritic(torch.nn.Module):
     """The two networks PPO trains, as one module: one optimizer, one checkpoint, one DDP wrapper."""
@@ -54,9 +51,10 @@ class ActorCritic(torch.nn.Module):
         return logits, self.critic.score(hidden).squeeze(-1)
 
 
-def reference_logprobs(reference, batch: dict[str, torch.Tensor], temperature: float) -> torch.Tensor:
+def response_logprobs(model, batch: dict[str, torch.Tensor], temperature: float) -> torch.Tensor:
+    """(B, R) log-probs a causal LM gives the R response tokens of prompt + response rows."""
     response = batch["response_ids"]
-    logits = reference(
+    logits = model(
         input_ids=batch["input_ids"],
         attention_mask=batch["attention_mask"],
         position_ids=batch["position_ids"],
@@ -92,138 +90,115 @@ def masked_moments(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tens
 
 @dataclass
 class Scorer:
-    """The frozen reward model and how it reads text."""
+    """A frozen reward model and how it reads text: scores prompts-file rows and their answers."""
 
     model: torch.nn.Module
     tokenizer: object
     packed: bool
     max_length: int
 
-    def __call__(self, prompts: list[Conversation], answers: list[str]) -> torch.Tensor:
-        encoded = reward.encode_answers(self.tokenizer, prompts, answers, self.max_length)
+    def __call__(self, records: list[dict], answers: list[str]) -> torch.Tensor:
+        conversations: list[Conversation] = [rollout.as_messages(rollout.prompt_of(r)) for r in records]
+        encoded = reward.encode_answers(self.tokenizer, conversations, answers, self.max_length)
         return reward.score_encoded(self.model, encoded, 32, self.packed, self.tokenizer.pad_token_id)
 
 
-class PPOTask:
-    """One optimizer step per minibatch; iteration i covers steps (i-1) K + 1 .. i K with
-    K = ppo_epochs x rollout rows / run.batch_size. The rollout happens at the first of them."""
+class RolloutTask:
+    """What PPO and GRPO share. Iteration i covers optimizer steps (i-1) K + 1 .. i K, with K = epochs x
+    rollout rows / run.batch_size; at the first of them the policy answers the iteration's prompts and
+    the rollout goes into a buffer (saved with each checkpoint); every step then trains on a minibatch
+    of it. Held-out evaluation: answers sampled as in training (a fixed seed) and greedy answers, scored
+    as in training, with the sampled answers' KL to the reference. Subclasses give `_rollout`, `loss`,
+    `policy_of` and `units_of`."""
 
     def __init__(
-        self, model: ActorCritic, reference, scorer: Scorer, tokenizer, prompts, held_out, config, dist, run_dir
-    ):
-        self.model, self.reference, self.scorer, self.tokenizer = model, reference, scorer, tokenizer
-        self.config, self.prompts, self.held_out, self.run_dir = config, prompts, held_out, run_dir
-        ppo, run = config.ppo, config.run
-        if ppo.rollout_batch_size % run.batch_size or ppo.rollout_batch_size % dist.world_size:
+        self, model, reference, score, tokenizer, prompts, held_out, config, section, dist: DistInfo, run_dir: Path,
+        prompts_per_rollout: int, group_size: int, epochs: int, rollout_key: str,
+    ):  # fmt: skip
+        self.model, self.reference, self.score_fn, self.tokenizer = model, reference, score, tokenizer
+        self.config, self.rl, self.prompts, self.held_out, self.run_dir = config, section, prompts, held_out, run_dir
+        run = config.run
+        rows = prompts_per_rollout * group_size
+        if rows % run.batch_size or prompts_per_rollout % dist.world_size:
             raise UserError(
-                f"ppo.rollout_batch_size {ppo.rollout_batch_size} must be a multiple of run.batch_size "
-                f"{run.batch_size} and of the number of processes {dist.world_size}"
+                f"{rollout_key}: a rollout of {rows} answers must be a multiple of run.batch_size {run.batch_size}, "
+                f"and its {prompts_per_rollout} prompts a multiple of the number of processes {dist.world_size}"
             )
-        self.minibatches = ppo.rollout_batch_size // run.batch_size
-        self.steps_per_iteration = ppo.ppo_epochs * self.minibatches
-        self.total_steps = run.max_steps or ppo.iterations * self.steps_per_iteration
-        self.order = loop.EpochOrder(len(prompts), ppo.rollout_batch_size, run.seed)
+        self.group_size = group_size
+        self.minibatches = rows // run.batch_size
+        self.steps_per_iteration = epochs * self.minibatches
+        self.total_steps = run.max_steps or section.iterations * self.steps_per_iteration
+        self.order = loop.EpochOrder(len(prompts), prompts_per_rollout, run.seed)
         self.flops_per_token = 0.0  # a step's tokens mix generation, scoring and training: no MFU
-        self.lr_of = {f"critic.{n}": ppo.critic_lr for n, _ in model.critic.named_parameters()} if ppo.critic_lr else {}
-        self.eval_at_start = True  # the SFT policy's held-out reward: what PPO must beat
-        self.kl_coef = ppo.kl_coef
+        self.eval_at_start = True  # the starting policy's held-out reward: what training must beat
         self.buffer: dict[str, torch.Tensor] = {}
         self.buffer_iteration = 0
         self.pending: dict[str, float] = {}
 
-    # -- rollout -------------------------------------------------------------------------------
+    # -- pieces of a rollout ---------------------------------------------------------------------
 
-    def _sample(self, policy, prompts: list, seed: int, temperature: float):
+    def _records(self, iteration: int, dist: DistInfo) -> list[dict]:
+        """This process's share of the iteration's prompts, each repeated group_size times in a row."""
+        rows = self.order.step_rows(iteration)
+        share = len(rows) // dist.world_size
+        local = [self.prompts[i] for i in rows[dist.rank * share : (dist.rank + 1) * share]]
+        return [record for record in local for _ in range(self.group_size)]
+
+    def _seed(self, iteration: int, dist: DistInfo) -> int:
+        return self.config.run.seed * 1_000_003 + iteration * 101 + dist.rank
+
+    def _sample(self, policy, records: list[dict], seed: int, temperature: float):
         """(samples, rows for the forward passes, answer texts)."""
-        ppo = self.config.ppo
-        texts = rollout.prompt_texts(self.tokenizer, prompts, chat=True)
-        sampling = rollout.Sampling(ppo.max_new_tokens, temperature, 1.0, ppo.top_k, seed)
-        micro = self.config.run.micro_batch_size
-        drawn = rollout.sample(policy, self.tokenizer, texts, sampling, micro, self.config.data.max_prompt_length)
+        texts = rollout.prompt_texts(self.tokenizer, [rollout.prompt_of(r) for r in records], chat=True)
+        sampling = rollout.Sampling(self.rl.max_new_tokens, temperature, 1.0, self.rl.top_k, seed)
+        batch, max_prompt = self.rl.generation_batch_size, self.config.data.max_prompt_length
+        drawn = rollout.sample(policy, self.tokenizer, texts, sampling, batch, max_prompt)
         answers = self.tokenizer.batch_decode(drawn.response_ids, skip_special_tokens=True)
         return drawn, sequences_of(drawn), answers
 
     @torch.no_grad()
-    def _forward_all(self, rows: dict[str, torch.Tensor], temperature: float):
-        """Policy log-probs, reference log-probs and values of every rollout row, micro-batch by micro-batch."""
+    def _logprobs(self, model, rows: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, R) response log-probs under `model`, micro-batch by micro-batch, without gradients."""
         micro = self.config.run.micro_batch_size
-        response_length = rows["response_ids"].shape[1]
-        logprobs, ref_logprobs, values = [], [], []
-        was_training = self.model.training
-        self.model.eval()
-        for start in range(0, len(rows["input_ids"]), micro):
-            part = {k: v[start : start + micro] for k, v in rows.items()}
-            logits, value = self.model(part["input_ids"], part["attention_mask"], part["position_ids"], response_length)
-            logprobs.append(losses.token_logprobs(logits, part["response_ids"], temperature))
-            ref_logprobs.append(reference_logprobs(self.reference, part, temperature))
-            values.append(value.float())
-        self.model.train(was_training)
-        return torch.cat(logprobs), torch.cat(ref_logprobs), torch.cat(values)
+        was_training = model.training
+        model.eval()
+        parts = [
+            response_logprobs(model, {k: v[start : start + micro] for k, v in rows.items()}, self.rl.temperature)
+            for start in range(0, len(rows["input_ids"]), micro)
+        ]
+        model.train(was_training)
+        return torch.cat(parts)
 
-    def _score(self, prompts: list, answers: list[str], ended: torch.Tensor) -> torch.Tensor:
-        conversations = [rollout.as_messages(p) for p in prompts]
-        scores = self.scorer(conversations, answers).to(ended.device)
-        return scores - self.config.ppo.missing_eos_penalty * (~ended).float()
+    def _score(self, records: list[dict], answers: list[str], ended: torch.Tensor) -> torch.Tensor:
+        scores = self.score_fn(records, answers).to(ended.device, torch.float32)
+        return scores - self.rl.missing_eos_penalty * (~ended).float()
 
-    def _rollout(self, iteration: int, dist: DistInfo) -> None:
-        ppo = self.config.ppo
-        rows = self.order.step_rows(iteration)
-        share = len(rows) // dist.world_size
-        prompts = [rollout.prompt_of(self.prompts[i]) for i in rows[dist.rank * share : (dist.rank + 1) * share]]
-        seed = self.config.run.seed * 1_000_003 + iteration * 101 + dist.rank
-        started = time.perf_counter()
-        drawn, batch, answers = self._sample(self.model.policy, prompts, seed, ppo.temperature)
-        generated = time.perf_counter()
-        old_logprobs, ref_logprobs, values = self._forward_all(batch, ppo.temperature)
-        scores = self._score(prompts, answers, drawn.ended)
-        scored = time.perf_counter()
-
-        mask = batch["response_mask"]
-        kl = losses.kl_estimate(old_logprobs, ref_logprobs, ppo.kl_estimator) * mask
-        rewards = -self.kl_coef * kl
-        last = (mask.sum(dim=1).long() - 1).clamp(min=0)
-        rewards[torch.arange(len(rewards)), last] += scores
-        advantages, returns = losses.gae(rewards, values, mask, ppo.gamma, ppo.lam)
-        if ppo.whiten_advantages:
-            advantages = losses.masked_whiten(advantages, mask, stats=masked_moments(advantages, mask))
-        self.buffer = {**batch, "old_logprobs": old_logprobs, "old_values": values * mask}
-        self.buffer.update(advantages=advantages, returns=returns)
-        self.buffer_iteration = iteration
-
-        sequence_kl = (losses.kl_estimate(old_logprobs, ref_logprobs, "k1") * mask).sum(1)
-        sequence_k3 = (losses.kl_estimate(old_logprobs, ref_logprobs, "k3") * mask).sum(1)
-        residual_var = masked_moments(returns - values, mask)[1]
-        returns_var = masked_moments(returns, mask)[1]
-        sums = torch.stack(
-            [scores.sum(), (scores**2).sum(), sequence_kl.sum(), sequence_k3.sum(), mask.sum(), drawn.ended.sum()]
-        )
-        totals = distributed.all_reduce_sum(sums.double().cpu()).tolist()
-        count = share * dist.world_size
-        reward_mean = totals[0] / count
-        stats = {
+    def _rollout_stats(self, iteration, scores, mask, ended, started, generated, scored) -> dict[str, float]:
+        """Reward, answer length and share ended over every process's answers, and the timings."""
+        sums = torch.stack([scores.sum(), (scores**2).sum(), mask.sum(), ended.sum()]).double().cpu()
+        count = distributed.all_reduce_sum(torch.tensor([float(len(scores))], dtype=torch.float64)).item()
+        total, squares, length, ended_count = distributed.all_reduce_sum(sums).tolist()
+        mean = total / count
+        return {
             "iteration": iteration,
-            "reward": reward_mean,
-            "reward_std": max(totals[1] / count - reward_mean**2, 0.0) ** 0.5,
-            "kl": totals[2] / count,
-            "kl_k3": totals[3] / count,
-            "answer_length": totals[4] / count,
-            "ended": totals[5] / count,
-            "kl_coef": self.kl_coef,
-            "explained_variance": 1.0 - (residual_var / returns_var.clamp(min=1e-8)).item(),
+            "reward": mean,
+            "reward_std": max(squares / count - mean**2, 0.0) ** 0.5,
+            "answer_length": length / count,
+            "ended": ended_count / count,
             "time_generate_s": generated - started,
             "time_score_s": scored - generated,
         }
-        if ppo.adaptive_kl:
-            self.kl_coef = losses.adaptive_kl_coef(self.kl_coef, stats["kl"], ppo.kl_target, ppo.kl_horizon, count)
-        self.pending = stats
-        if dist.is_main and ppo.sample_every and iteration % ppo.sample_every == 1 % ppo.sample_every:
-            records = [
-                {"iteration": iteration, "prompt": rollout.as_messages(p)[-1]["content"], "answer": a, "score": s}
-                for p, a, s in zip(prompts, answers, scores.tolist(), strict=True)
-            ]
-            write_jsonl(self.run_dir / "samples" / f"iteration-{iteration:05d}.jsonl", records)
 
-    # -- the loop's interface -----------------------------------------------------------------
+    def _write_samples(self, iteration: int, records: list[dict], answers: list[str], scores, dist) -> None:
+        every = self.rl.sample_every
+        if dist.is_main and every and iteration % every == 1 % every:
+            rows = [
+                {"iteration": iteration, "prompt": rollout.question_of(r), "answer": a, "score": s}
+                for r, a, s in zip(records, answers, scores.tolist(), strict=True)
+            ]
+            write_jsonl(self.run_dir / "samples" / f"iteration-{iteration:05d}.jsonl", rows)
+
+    # -- the loop's interface ------------------------------------------------------------------
 
     def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
         iteration = (step - 1) // self.steps_per_iteration + 1
@@ -240,11 +215,139 @@ class PPOTask:
         batches = []
         for start in range(0, len(rows), micro):
             part = rows[start : start + micro]
-            tensors = {k: self.buffer[k][part] for k in BUFFER_KEYS}
-            batches.append(
-                MicroBatch(tensors, units=int(tensors["response_mask"].sum()), tokens=tensors["input_ids"].numel())
-            )
+            tensors = {k: v[part] for k, v in self.buffer.items()}
+            batches.append(MicroBatch(tensors, units=self.units_of(tensors), tokens=tensors["input_ids"].numel()))
         return batches
+
+    def step_metrics(self) -> dict[str, float]:
+        """The latest rollout's statistics, once (log_every <= the steps of an iteration logs every one)."""
+        pending, self.pending = self.pending, {}
+        return pending
+
+    @torch.no_grad()
+    def evaluate(self, model, dist: DistInfo) -> dict[str, float]:
+        if not self.held_out:
+            return {}
+        policy = self.policy_of(model)
+        share = self.held_out[dist.rank :: dist.world_size]
+        totals = torch.zeros(5, dtype=torch.float64)
+        if share:
+            seed = self.config.run.seed + 999_983
+            drawn, batch, answers = self._sample(policy, share, seed, self.rl.temperature)
+            mask = batch["response_mask"]
+            scores = self._score(share, answers, drawn.ended)
+            kl = torch.zeros(())
+            if self.reference is not None:
+                log_ratio = self._logprobs(policy, batch) - self._logprobs(self.reference, batch)
+                kl = (log_ratio * mask).sum()
+            greedy_drawn, _, greedy_answers = self._sample(policy, share, seed, 0.0)
+            greedy = self._score(share, greedy_answers, greedy_drawn.ended)
+            values = [scores.sum(), (scores**2).sum(), kl, mask.sum(), greedy.sum()]
+            totals += torch.tensor([v.item() for v in values], dtype=torch.float64)
+        reward_sum, squares, kl_sum, length_sum, greedy_sum = distributed.all_reduce_sum(totals).tolist()
+        count = len(self.held_out)
+        mean = reward_sum / count
+        metrics = {
+            "eval_reward": mean,
+            "eval_reward_std": max(squares / count - mean**2, 0.0) ** 0.5,
+            "eval_kl": kl_sum / count,
+            "eval_answer_length": length_sum / count,
+            "eval_greedy_reward": greedy_sum / count,
+        }
+        if self.reference is None:
+            del metrics["eval_kl"]
+        return metrics
+
+    def state_dict(self) -> dict:
+        return {
+            "buffer": self.buffer,
+            "buffer_iteration": self.buffer_iteration,
+            "pending": self.pending,  # rollout statistics not logged yet
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.buffer_iteration, self.pending = state["buffer_iteration"], state.get("pending", {})
+        device = next(self.model.parameters()).device
+        self.buffer = {k: v.to(device) for k, v in state["buffer"].items()}
+
+
+class PPOTask(RolloutTask):
+    """One optimizer step per minibatch of the rollout; the policy and critic learn together."""
+
+    def __init__(
+        self, model: ActorCritic, reference, scorer: Scorer, tokenizer, prompts, held_out, config, dist, run_dir
+    ):
+        ppo = config.ppo
+        super().__init__(
+            model, reference, scorer, tokenizer, prompts, held_out, config, ppo, dist, run_dir,
+            ppo.rollout_batch_size, 1, ppo.ppo_epochs, "ppo.rollout_batch_size",
+        )  # fmt: skip
+        self.lr_of = {f"critic.{n}": ppo.critic_lr for n, _ in model.critic.named_parameters()} if ppo.critic_lr else {}
+        self.kl_coef = ppo.kl_coef
+
+    def policy_of(self, model):
+        return model.policy
+
+    def units_of(self, tensors: dict[str, torch.Tensor]) -> int:
+        return int(tensors["response_mask"].sum())
+
+    @torch.no_grad()
+    def _forward_all(self, rows: dict[str, torch.Tensor]):
+        """Policy log-probs and values of every rollout row (one actor-critic forward), micro-batch by micro-batch."""
+        micro = self.config.run.micro_batch_size
+        response_length = rows["response_ids"].shape[1]
+        logprobs, values = [], []
+        was_training = self.model.training
+        self.model.eval()
+        for start in range(0, len(rows["input_ids"]), micro):
+            part = {k: v[start : start + micro] for k, v in rows.items()}
+            logits, value = self.model(part["input_ids"], part["attention_mask"], part["position_ids"], response_length)
+            logprobs.append(losses.token_logprobs(logits, part["response_ids"], self.rl.temperature))
+            values.append(value.float())
+        self.model.train(was_training)
+        return torch.cat(logprobs), torch.cat(values)
+
+    def _rollout(self, iteration: int, dist: DistInfo) -> None:
+        ppo = self.config.ppo
+        records = self._records(iteration, dist)
+        started = time.perf_counter()
+        drawn, batch, answers = self._sample(self.model.policy, records, self._seed(iteration, dist), ppo.temperature)
+        generated = time.perf_counter()
+        old_logprobs, values = self._forward_all(batch)
+        ref_logprobs = self._logprobs(self.reference, batch)
+        scores = self._score(records, answers, drawn.ended)
+        scored = time.perf_counter()
+
+        mask = batch["response_mask"]
+        kl = losses.kl_estimate(old_logprobs, ref_logprobs, ppo.kl_estimator) * mask
+        rewards = -self.kl_coef * kl
+        last = (mask.sum(dim=1).long() - 1).clamp(min=0)
+        rewards[torch.arange(len(rewards)), last] += scores
+        advantages, returns = losses.gae(rewards, values, mask, ppo.gamma, ppo.lam)
+        if ppo.whiten_advantages:
+            advantages = losses.masked_whiten(advantages, mask, stats=masked_moments(advantages, mask))
+        self.buffer = {**batch, "old_logprobs": old_logprobs, "old_values": values * mask}
+        self.buffer.update(advantages=advantages, returns=returns)
+        self.buffer_iteration = iteration
+
+        stats = self._rollout_stats(iteration, scores, mask, drawn.ended, started, generated, scored)
+        sequence_kl = (losses.kl_estimate(old_logprobs, ref_logprobs, "k1") * mask).sum(1)
+        sequence_k3 = (losses.kl_estimate(old_logprobs, ref_logprobs, "k3") * mask).sum(1)
+        kl_sums = torch.stack([sequence_kl.sum(), sequence_k3.sum()]).double().cpu()
+        kl_total, k3_total = (distributed.all_reduce_sum(kl_sums) / (len(records) * dist.world_size)).tolist()
+        residual_var = masked_moments(returns - values, mask)[1]
+        returns_var = masked_moments(returns, mask)[1]
+        stats.update(
+            kl=kl_total,
+            kl_k3=k3_total,
+            kl_coef=self.kl_coef,
+            explained_variance=1.0 - (residual_var / returns_var.clamp(min=1e-8)).item(),
+        )
+        if ppo.adaptive_kl:
+            count = len(records) * dist.world_size
+            self.kl_coef = losses.adaptive_kl_coef(self.kl_coef, stats["kl"], ppo.kl_target, ppo.kl_horizon, count)
+        self.pending = stats
+        self._write_samples(iteration, records, answers, scores, dist)
 
     def loss(self, model, batch: MicroBatch):
         ppo, tensors = self.config.ppo, batch.tensors
@@ -263,64 +366,12 @@ class PPOTask:
         extra = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(), "entropy": entropy}
         return policy_loss + ppo.vf_coef * value_loss, {**extra, **policy_stats, **value_stats}
 
-    def step_metrics(self) -> dict[str, float]:
-        """The latest rollout's statistics, once (log_every <= the steps of an iteration logs every one)."""
-        pending, self.pending = self.pending, {}
-        return pending
-
-    @torch.no_grad()
-    def evaluate(self, model, dist: DistInfo) -> dict[str, float]:
-        """Held-out prompts: answers sampled as in training (a fixed seed) scored by the reward model,
-        with their KL to the reference; and the greedy answers' reward."""
-        if not self.held_out:
-            return {}
-        ppo = self.config.ppo
-        share = self.held_out[dist.rank :: dist.world_size]
-        prompts = [rollout.prompt_of(r) for r in share]
-        totals = torch.zeros(5, dtype=torch.float64)
-        if prompts:
-            seed = self.config.run.seed + 999_983
-            drawn, batch, answers = self._sample(model.policy, prompts, seed, ppo.temperature)
-            logprobs, ref_logprobs, _ = self._forward_all(batch, ppo.temperature)
-            mask = batch["response_mask"]
-            kl = (losses.kl_estimate(logprobs, ref_logprobs, "k1") * mask).sum(1)
-            scores = self._score(prompts, answers, drawn.ended)
-            greedy_drawn, _, greedy_answers = self._sample(model.policy, prompts, seed, 0.0)
-            greedy = self._score(prompts, greedy_answers, greedy_drawn.ended)
-            totals += torch.tensor(
-                [
-                    scores.sum().item(),
-                    (scores**2).sum().item(),
-                    kl.sum().item(),
-                    mask.sum().item(),
-                    greedy.sum().item(),
-                ],
-                dtype=torch.float64,
-            )
-        reward_sum, squares, kl_sum, length_sum, greedy_sum = distributed.all_reduce_sum(totals).tolist()
-        count = len(self.held_out)
-        mean = reward_sum / count
-        return {
-            "eval_reward": mean,
-            "eval_reward_std": max(squares / count - mean**2, 0.0) ** 0.5,
-            "eval_kl": kl_sum / count,
-            "eval_answer_length": length_sum / count,
-            "eval_greedy_reward": greedy_sum / count,
-        }
-
     def state_dict(self) -> dict:
-        return {
-            "kl_coef": self.kl_coef,
-            "buffer": self.buffer,
-            "buffer_iteration": self.buffer_iteration,
-            "pending": self.pending,  # rollout statistics not logged yet
-        }
+        return {**super().state_dict(), "kl_coef": self.kl_coef}
 
     def load_state_dict(self, state: dict) -> None:
-        self.kl_coef, self.buffer_iteration = state["kl_coef"], state["buffer_iteration"]
-        self.pending = state.get("pending", {})
-        device = next(self.model.parameters()).device
-        self.buffer = {k: v.to(device) for k, v in state["buffer"].items()}
+        super().load_state_dict(state)
+        self.kl_coef = state["kl_coef"]
 
     def save_final(self, model, directory: Path) -> None:
         """The policy in final/ (a plain causal LM), the critic in final/critic."""
@@ -406,14 +457,14 @@ def run(config: PPOConfig) -> Path:
         )
     final = loop.run(env, task)
     if env.dist.is_main:
-        summary = ppo_summary(env.run_dir)
+        summary = held_out_summary(env.run_dir)
         if summary:
             (final / "ppo_report.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
             print("ppo: held-out " + "  ".join(f"{k} {v:.4g}" for k, v in summary.items()))
     return final
 
 
-def ppo_summary(run_dir: Path) -> dict[str, float]:
+def held_out_summary(run_dir: Path) -> dict[str, float]:
     """Held-out reward and KL at the start (the SFT policy) and at the end, from metrics.jsonl."""
     from alignkit.train.metrics import read_metrics
 
@@ -421,11 +472,12 @@ def ppo_summary(run_dir: Path) -> dict[str, float]:
     if len(evals) < 2:
         return {}
     start, end = evals[0], evals[-1]
-    return {
+    summary = {
         "start_reward": start["eval_reward"],
         "final_reward": end["eval_reward"],
         "start_greedy_reward": start["eval_greedy_reward"],
         "final_greedy_reward": end["eval_greedy_reward"],
-        "final_kl": end["eval_kl"],
+        "final_kl": end.get("eval_kl"),
         "final_answer_length": end["eval_answer_length"],
     }
+    return {k: v for k, v in summary.items() if v is not None}
