@@ -112,6 +112,25 @@ stage_command(
     "With no options: the demo assistant on the embedded pairs.",
 )
 
+stage_command(
+    "kto",
+    config_mod.KTOConfig,
+    "Kahneman-Tversky optimisation: the policy (--model, from SFT) learns from single answers voted good or bad "
+    "(the feedback export's votes, messages + label, ShareGPT + kto_tag; preference pairs count as a good and a bad "
+    "vote), with no reward model; --kto.desirable-weight / --kto.undesirable-weight balance the two. The "
+    "reference's log-probs are computed once. With no options: the demo assistant on the embedded pairs as votes.",
+)
+
+stage_command(
+    "grpo",
+    config_mod.GRPOConfig,
+    "Group relative policy optimisation: the policy (--model, from SFT) samples --grpo.group-size answers per "
+    "prompt; a reward function (--grpo.reward module:function or file.py:function, called as f(prompts, "
+    "completions, **row fields)) or a reward model scores them; each answer's advantage is its reward against its "
+    "group's; clipped ratio, optional KL to the reference (--grpo.beta). With no options: the demo assistant on "
+    "embedded questions that ask for at most N steps, rewarded by a rule that checks the format.",
+)
+
 
 @app.command()
 def score(
