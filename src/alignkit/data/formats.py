@@ -376,3 +376,55 @@ def scored_of(row: Row, score_required: bool = True) -> ScoredAnswer:
             f"{row.source}: expected a numeric 'score' (or 'reward', 'label') for a regression reward model"
         )
     return ScoredAnswer(conversation[:-1], conversation[-1]["content"], score, row.source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Good/bad votes on single answers (KTO)
+
+VOTE_LABELS = ("label", "kto_tag")
+
+
+@dataclass(frozen=True)
+class Vote:
+    """A prompt (ending with a user turn), one answer to it, and whether people found it good."""
+
+    prompt: Conversation
+    completion: str
+    desirable: bool
+    source: str
+
+
+def votes_of(row: Row) -> list[Vote]:
+    """A row of votes of any supported shape -> its votes. Shapes:
+    - prompt/completion/label: the prompt as text or messages, the completion as text or one
+      assistant message (the feedback export's votes; TRL's unpaired preference rows)
+    - messages ending with the assistant's answer, + label (LLaMA-Factory's KTO)
+    - ShareGPT conversations ending with the answer, + kto_tag (LLaMA-Factory's KTO, ShareGPT form)
+    - a preference pair of any shape preference_of reads: two votes, chosen good and rejected bad.
+    The label is a boolean (true = good), or 1 / 0."""
+    fields = row.fields
+    key = next((k for k in VOTE_LABELS if k in fields), None)
+    if key is None:
+        if "chosen" in fields and "rejected" in fields:
+            pair = preference_of(row)
+            return [
+                Vote(pair.prompt, pair.chosen, True, row.source),
+                Vote(pair.prompt, pair.rejected, False, row.source),
+            ]
+        found = ", ".join(sorted(map(str, fields))) or "none"
+        raise UserError(
+            f"{row.source}: a vote needs a boolean 'label' (with prompt/completion or messages) or 'kto_tag' (with "
+            f"ShareGPT conversations), or a preference pair (chosen/rejected); found fields: {found}"
+        )
+    label = fields[key]
+    if not isinstance(label, bool) and label not in (0, 1):
+        raise UserError(f"{row.source}: '{key}' should be true (a good answer) or false, got {label!r}")
+    if "prompt" in fields and "completion" in fields:
+        prompt = _prompt_messages(row, fields["prompt"], "prompt")
+        completion = _answer_text(row, fields["completion"], "completion")
+    elif "messages" in fields or "conversations" in fields:
+        messages = conversation_of(row, "messages" if "messages" in fields else "sharegpt")  # ends with the answer
+        prompt, completion = messages[:-1], messages[-1]["content"]
+    else:
+        raise UserError(f"{row.source}: a '{key}' row needs 'prompt' and 'completion', or 'messages'")
+    return [Vote(prompt, completion, bool(label), row.source)]

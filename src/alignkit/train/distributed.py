@@ -51,6 +51,15 @@ def barrier() -> None:
         dist.barrier()
 
 
+def gather_lists(values: list) -> list:
+    """Every process's list, concatenated in rank order, on every process."""
+    if not (dist.is_initialized() and dist.get_world_size() > 1):
+        return list(values)
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, list(values))
+    return [value for part in gathered for value in part]
+
+
 def broadcast_object(value, src: int = 0):
     """Rank `src`'s Python object on every rank."""
     if not (dist.is_initialized() and dist.get_world_size() > 1):
