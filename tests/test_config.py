@@ -94,6 +94,9 @@ def test_overriding_one_key_keeps_the_stage_defaults_of_its_section():
         ("classify", cfg.ClassifyConfig),
         ("rm", cfg.RewardConfig),
         ("ppo", cfg.PPOConfig),
+        ("dpo", cfg.DPOConfig),
+        ("kto", cfg.KTOConfig),
+        ("grpo", cfg.GRPOConfig),
     ],
 )
 def test_shipped_example_configs_are_valid(name, model):

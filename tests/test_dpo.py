@@ -96,3 +96,27 @@ def test_dpo_bad_row_exits_2_naming_file_and_line(tmp_path, tiny_model_dir):
     assert result.returncode == 2
     assert re.match(rf"error: {re.escape(str(data))}:3: ", result.stderr.strip())
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_online_reference_gives_the_cached_runs_numbers(tmp_path, tiny_model_dir, lora):
+    """The online reference (a frozen copy, or with LoRA the model with its adapters off) is the
+    starting model, as the cached log-probs are: the two runs log the same losses and evaluations."""
+    train = write_rows(tmp_path / "train.jsonl", synthetic_pairs(24, seed=30))
+    held = write_rows(tmp_path / "held.jsonl", synthetic_pairs(8, seed=31))
+    records = {}
+    for mode in ("cached", "online"):
+        out = tmp_path / mode
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            dpo.run(resolve(DPOConfig, [
+                "--model", str(tiny_model_dir), "--data", str(train), "--data.eval-path", str(held),
+                "--max-steps", "3", "--batch-size", "8", "--micro-batch-size", "4", "--lr", "2e-3",
+                "--dpo.reference", mode, "--lora.r", "4" if lora else "0", "--eval-every", "0", "--log-every", "1",
+                "--output-dir", str(out), *QUIET,
+            ]))  # fmt: skip
+        records[mode] = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    for cached, online in zip(records["cached"], records["online"], strict=True):
+        for key in ("loss", "eval_loss", "eval_reward_margin", "eval_reward_accuracy"):
+            if key in cached:
+                assert online[key] == pytest.approx(cached[key], rel=1e-4, abs=1e-5), key
+    assert records["online"][-1]["eval_reward_margin"] != 0  # the policy moved away from the reference

@@ -10,6 +10,7 @@ loop.run. Held-out: loss, implicit rewards, margin and accuracy.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -73,13 +74,40 @@ class DPOTask:
         run = config.run
         self.order = loop.EpochOrder(len(train), run.batch_size, run.seed)
         self.total_steps = run.max_steps or self.order.steps_per_epoch(run.epochs)
-        mean_length = sum(len(c) + len(r) for c, r in train) / (2 * len(train))
+        mean_length = sum(len(item[0]) + len(item[1]) for item in train) / (2 * len(train))
         self.flops_per_token = load.train_flops_per_token(model, seq_len=round(mean_length))
-        self.average = config.dpo.loss_type == "ipo"  # IPO compares per-token average log-ratios
+        self.average = self.averages_logps(config)
         self.eval_at_start = True
-        # the reference is the starting model: its log-probs, computed once, replace a second model
-        self.ref_train = self._logps_of(train, dist.device)
-        self.ref_held_out = self._logps_of(held_out, dist.device)
+        self.reference = None
+        if self.online_reference(config):
+            # a frozen copy of the starting model (with LoRA, the model itself with its adapters off)
+            if config.lora.r == 0:
+                self.reference = copy.deepcopy(model).eval().requires_grad_(False).to(dist.device)
+            self.ref_train = self.ref_held_out = None
+        else:
+            # the reference is the starting model: its log-probs, computed once, replace a second model
+            self.ref_train = self._logps_of(train, dist.device)
+            self.ref_held_out = self._logps_of(held_out, dist.device)
+
+    @staticmethod
+    def online_reference(config) -> bool:
+        return config.dpo.reference == "online"
+
+    @torch.no_grad()
+    def _reference_logps(self, tensors: dict) -> torch.Tensor:
+        """The starting model's log-probs of this batch's answers (online reference)."""
+        if self.reference is not None:
+            return answer_logps(self.reference, tensors, self.average).float()
+        with self.model.disable_adapter():
+            was_training = self.model.training
+            self.model.eval()
+            logps = answer_logps(self.model, tensors, self.average).float()
+            self.model.train(was_training)
+        return logps
+
+    @staticmethod
+    def averages_logps(config) -> bool:
+        return config.dpo.loss_type == "ipo"  # IPO compares per-token average log-ratios
 
     def _batch(self, pairs: list, indices: list[int], ref: torch.Tensor | None) -> MicroBatch:
         examples = [pairs[i][0] for i in indices] + [pairs[i][1] for i in indices]
@@ -113,7 +141,7 @@ class DPOTask:
     def _loss(self, model, tensors: dict):
         dpo = self.config.dpo
         logps = answer_logps(model, tensors, self.average)
-        ref = tensors["ref"]
+        ref = tensors["ref"] if "ref" in tensors else self._reference_logps(tensors)
         pairs = len(logps) // 2
         return losses.dpo_loss(
             logps[:pairs], logps[pairs:], ref[:pairs], ref[pairs:], dpo.beta, dpo.loss_type, dpo.label_smoothing
@@ -163,6 +191,6 @@ def run(config: DPOConfig) -> Path:
             f"dpo: {model_dir}, {load.count_parameters(model) / 1e6:.1f}M parameters; {len(train)} pairs "
             f"({dropped} dropped: an answer beyond max_length), {len(held_out)} held out; "
             f"{lengths.mean():.0f} tokens a pair; {config.dpo.loss_type} loss, beta {config.dpo.beta}; "
-            f"reference log-probs computed once"
+            + ("reference online" if task.online_reference(config) else "reference log-probs computed once")
         )
     return loop.run(env, task)
