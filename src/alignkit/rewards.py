@@ -9,7 +9,9 @@ working directory included) or `path/to/file.py:function`, and is called as
 `completions` the sampled answers as text. Any other field of the rows reaches the function as a
 keyword argument of the same name (a list, one value per completion, None where a row lacks it)
 when the function declares that name or takes **kwargs: a row's reference `answer` for a maths
-task, say. This is the signature TRL's GRPOTrainer uses, so its reward functions work here too.
+task, say. This is the signature TRL's GRPOTrainer uses; completions are always text here, so TRL
+reward functions written for text completions work unchanged (those that read conversational
+completions as message lists do not).
 
 `step_format` is the embedded demo's verifiable rule.
 """
@@ -49,7 +51,7 @@ def step_format(prompts: list, completions: list[str], max_steps: list | None = 
             and numbered[0] > 0  # an opening line
             and numbered == list(range(numbered[0], numbered[0] + len(numbered)))  # the steps are together
             and steps == list(range(1, len(steps) + 1))
-            and len(steps) <= (limit or 3)
+            and len(steps) <= int(limit or 3)  # a CSV file gives the limit as text
             and numbered[-1] < len(lines) - 1  # a closing line
         )
         rewards.append(1.0 if ok else 0.0)
@@ -70,6 +72,7 @@ def load_function(spec: str, key: str) -> Callable:
                 raise UserError(f"{key}: {where}: no such file")
             module_spec = importlib.util.spec_from_file_location(path.stem, path)
             module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_spec.name] = module  # as an import would: dataclasses and pickling look it up
             module_spec.loader.exec_module(module)
         else:
             if "" not in sys.path:

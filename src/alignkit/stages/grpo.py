@@ -107,6 +107,11 @@ def reward_of(spec: str, device, max_length: int):
         function = rewards.load_function(spec, "grpo.reward")
         name = "alignkit.rewards:step_format" if spec == "demo" else spec
         return rewards.FunctionReward(function, name), f"reward function {name}"
+    if not Path(spec).is_dir() and spec not in load.DEMO_MODELS:
+        hint = f" (name its function: {spec}:function)" if spec.endswith(".py") else ""
+        raise UserError(
+            f"grpo.reward: {spec!r} is not module:function, path/file.py:function or a reward model directory{hint}"
+        )
     reward_dir = load.resolve_pretrained(spec, "reward model")
     model, tokenizer, packed = reward.open_reward_model(reward_dir)
     for param in model.parameters():

@@ -235,7 +235,7 @@ class RolloutTask:
             seed = self.config.run.seed + 999_983
             drawn, batch, answers = self._sample(policy, share, seed, self.rl.temperature)
             mask = batch["response_mask"]
-            scores = self._score(share, answers, drawn.ended)
+            scores = self._score(share, answers, drawn.ended).double()  # squares summed in fp64
             kl = torch.zeros(())
             if self.reference is not None:
                 log_ratio = self._logprobs(policy, batch) - self._logprobs(self.reference, batch)
