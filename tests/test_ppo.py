@@ -480,3 +480,38 @@ def test_bad_input_is_one_clear_line(tmp_path, policy_dir, reward_dir, prompts_f
         assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
         assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1, result.stderr
         assert not never.exists()
+
+
+# -- the sampler -----------------------------------------------------------------------------------
+
+
+def test_the_sampler_draws_from_the_tempered_distribution():
+    """40,000 draws of one row: each token's frequency is within 4 standard errors of softmax(logits / T)."""
+    logits = torch.tensor([[2.0, 1.0, 0.5, 0.0, -1.0, -3.0]])
+    sampler = rollout.CategoricalSampler(temperature=0.7)
+    expected = torch.softmax(logits / 0.7, dim=-1)[0].double()
+    torch.manual_seed(0)
+    draws = sampler(None, logits.expand(40_000, -1)).argmax(dim=-1)
+    frequencies = torch.bincount(draws, minlength=6).double() / len(draws)
+    error = (expected * (1 - expected) / len(draws)).sqrt()
+    assert torch.all((frequencies - expected).abs() < 4 * error + 1e-9), (frequencies, expected)
+    one_hot = sampler(None, logits.expand(3, -1))
+    assert torch.all((one_hot == 0).sum(dim=-1) == 1) and torch.all(torch.isinf(one_hot).sum(dim=-1) == 5)
+
+
+@pytest.mark.parametrize("top_k, top_p", [(5, 1.0), (0, 0.8), (0, 0.3), (20, 0.9), (1, 1.0)])
+def test_the_sampler_cuts_as_transformers_top_k_and_top_p_warpers_do(top_k, top_p):
+    from transformers import TopKLogitsWarper, TopPLogitsWarper
+
+    torch.manual_seed(1)
+    logits = torch.randn(64, 100) * 3
+    cut = logits.clone()
+    if top_k:
+        cut = TopKLogitsWarper(top_k)(None, cut)
+    if top_p < 1:
+        cut = TopPLogitsWarper(top_p)(None, cut)
+    probabilities = rollout.CategoricalSampler(1.0, top_k, top_p).probabilities(logits)
+    assert torch.equal(probabilities > 0, torch.isfinite(cut))
+    torch.testing.assert_close(probabilities, torch.softmax(cut, dim=-1))
+    draws = rollout.CategoricalSampler(1.0, top_k, top_p)(None, logits).argmax(dim=-1)
+    assert torch.all(torch.isfinite(cut[torch.arange(64), draws]))  # never outside the cut

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from transformers import LogitsProcessorList
 
 from alignkit.errors import UserError
 from alignkit.models.tokenizer import end_of_turn_ids
@@ -74,6 +75,36 @@ def question_of(record: dict) -> str:
     return record.get("prompt") or record["messages"][-1]["content"]
 
 
+class CategoricalSampler:
+    """A logits processor that draws each row's next token itself and returns scores whose argmax is
+    that token, so `generate` runs in greedy mode around it. The draw is from softmax(logits /
+    temperature), cut to the top_k tokens and to the top_p nucleus as transformers' TopK and TopP
+    warpers cut it, by inverting the cumulative distribution with one uniform number per row.
+    `generate`'s own sampling calls torch.multinomial, which draws a random number for every
+    vocabulary entry: most of a small model's decoding step on a CPU."""
+
+    def __init__(self, temperature: float, top_k: int = 0, top_p: float = 1.0):
+        self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
+
+    def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
+        logits = scores.float() / self.temperature
+        if 0 < self.top_k < logits.shape[-1]:
+            kth = logits.topk(self.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p < 1.0:
+            ordered, order = logits.sort(dim=-1)  # ascending, as TopPLogitsWarper
+            cut = ordered.softmax(dim=-1).cumsum(dim=-1) <= 1 - self.top_p
+            cut[:, -1] = False  # the likeliest token always stays
+            logits = logits.masked_fill(cut.scatter(1, order, cut), float("-inf"))
+        return logits.softmax(dim=-1)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        cdf = self.probabilities(scores).double().cumsum(dim=-1)
+        uniform = torch.rand(len(cdf), 1, dtype=torch.float64, device=cdf.device) * cdf[:, -1:]
+        tokens = torch.searchsorted(cdf, uniform, right=True).clamp(max=cdf.shape[-1] - 1)
+        return torch.full_like(scores, float("-inf")).scatter(1, tokens, 0.0)
+
+
 @dataclass
 class Samples:
     """Sampled answers as tokens. query_ids/query_mask: (B, Q) left-padded prompts; response_ids:
@@ -111,6 +142,7 @@ def sample(
         tokenizer.padding_side, tokenizer.truncation_side = sides
     stop_ids = end_of_turn_ids(tokenizer)
     greedy = sampling.temperature <= 0
+    sampler = None if greedy else CategoricalSampler(sampling.temperature, sampling.top_k, sampling.top_p)
     was_training = model.training
     model.eval()
     chunks = []
@@ -123,10 +155,11 @@ def sample(
                 input_ids=query,
                 attention_mask=mask,
                 max_new_tokens=sampling.max_new_tokens,
-                do_sample=not greedy,
-                temperature=None if greedy else sampling.temperature,
-                top_p=None if greedy else sampling.top_p,
-                top_k=None if greedy else sampling.top_k,
+                do_sample=False,  # greedy around the sampler, when sampling
+                logits_processor=None if greedy else LogitsProcessorList([sampler]),
+                temperature=None,
+                top_p=None,
+                top_k=None,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=stop_ids,
                 use_cache=True,
