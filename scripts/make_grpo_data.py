@@ -6,7 +6,7 @@ Usage:
 The output is a gzipped JSONL file of ``{"prompt": ..., "max_steps": N}`` rows. Each prompt is one customer-service
 question of the embedded preference data (``scripts/make_preference_data.py``; its answers are not used) followed by
 an instruction in the question's language to answer in at most N numbered steps, N drawn from 2, 3 and 4.
-`alignkit.rewards:step_format` checks the rule: an opening line, steps numbered 1..n with 1 <= n <= N, and a closing
+`alignkit.rules:step_format` checks the rule: an opening line, steps numbered 1..n with 1 <= n <= N, and a closing
 line. The same seed always produces a byte-identical file.
 """
 

@@ -107,7 +107,7 @@ def test_the_demo_reward_reads_each_demo_rows_max_steps():
     limits = [r["max_steps"] for r in records]
     assert set(limits) == {2, 3, 4} and all(isinstance(r["prompt"], str) for r in records)
     score, described = grpo.reward_of("demo", torch.device("cpu"), 64)
-    assert described == "reward function alignkit.rewards:step_format"
+    assert described == "reward function alignkit.rules:step_format"
     assert score(records, [answer(*STEPS[:2])] * len(records)).tolist() == [1.0] * len(records)
     four = score(records, [answer(*STEPS)] * len(records)).tolist()
     assert four == [float(limit == 4) for limit in limits]
@@ -117,7 +117,7 @@ def test_step_format_reads_max_steps_from_a_csv_prompts_file(tmp_path):
     path = tmp_path / "prompts.csv"
     path.write_text("prompt,max_steps\nWhere is my parcel?,2\nRefund?,4\n", encoding="utf-8")
     records = grpo.read_prompt_records(str(path))
-    score = rewards.FunctionReward(rewards.step_format, "alignkit.rewards:step_format")
+    score = rewards.FunctionReward(rewards.step_format, "alignkit.rules:step_format")
     assert score(records, [answer(*STEPS)] * 2).tolist() == [0.0, 1.0]
 
 
@@ -315,3 +315,14 @@ def test_reward_of_a_file_path_gives_a_function_reward(tmp_path):
     score, described = grpo.reward_of(f"{path}:length", torch.device("cpu"), 64)
     assert isinstance(score, rewards.FunctionReward) and described == f"reward function {path}:length"
     assert score(RECORDS, ANSWERS).tolist() == [2.0 * len(a) for a in ANSWERS]
+
+
+def test_step_format_reads_conversational_completions_and_loads_by_path_alone(tmp_path):
+    """TRL passes a conversational completion as a list of assistant messages; rules.py imports only
+    the standard library, so a trainer without alignkit loads it by its path."""
+    text = "Sure.\n1. Open the app.\n2. Tap Help.\nThanks!"
+    assert rewards.step_format(["q"], [[{"role": "assistant", "content": text}]], [2]) == [1.0]
+    source = Path(rewards.__file__).with_name("rules.py").read_text(encoding="utf-8")
+    assert not [line for line in source.splitlines() if line.startswith(("import ", "from ")) and "alignkit" in line]
+    function = rewards.load_function(f"{Path(rewards.__file__).with_name('rules.py')}:step_format", KEY)
+    assert function(["q"], [text], [1]) == [0.0] and function(["q"], [text], [2]) == [1.0]

@@ -13,7 +13,7 @@ task, say. This is the signature TRL's GRPOTrainer uses; completions are always 
 reward functions written for text completions work unchanged (those that read conversational
 completions as message lists do not).
 
-`step_format` is the embedded demo's verifiable rule.
+`demo` names the embedded demo's verifiable rule, rules.step_format.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import importlib
 import importlib.util
 import inspect
 import math
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,31 +30,9 @@ import torch
 
 from alignkit import rollout
 from alignkit.errors import UserError
+from alignkit.rules import step_format
 
 PROMPT_FIELDS = ("prompt", "messages")
-STEP = re.compile(r"(\d+)\.\s*\S")
-
-
-def step_format(prompts: list, completions: list[str], max_steps: list | None = None, **_) -> list[float]:
-    """1.0 for an answer in the house format within its step limit, else 0.0: an opening line, then
-    lines numbered 1, 2, ..., n in order with 1 <= n <= the row's `max_steps` (3 where it has none),
-    then at least one closing line. An answer cut off at the token limit has no closing line."""
-    limits = max_steps or [None] * len(completions)
-    rewards = []
-    for completion, limit in zip(completions, limits, strict=True):
-        lines = [line.strip() for line in completion.strip().splitlines() if line.strip()]
-        numbered = [i for i, line in enumerate(lines) if STEP.match(line)]
-        steps = [int(STEP.match(lines[i]).group(1)) for i in numbered]
-        ok = (
-            bool(numbered)
-            and numbered[0] > 0  # an opening line
-            and numbered == list(range(numbered[0], numbered[0] + len(numbered)))  # the steps are together
-            and steps == list(range(1, len(steps) + 1))
-            and len(steps) <= int(limit or 3)  # a CSV file gives the limit as text
-            and numbered[-1] < len(lines) - 1  # a closing line
-        )
-        rewards.append(1.0 if ok else 0.0)
-    return rewards
 
 
 def load_function(spec: str, key: str) -> Callable:

@@ -105,7 +105,7 @@ def reward_of(spec: str, device, max_length: int):
     """(a callable scoring rows and answers, its description): a reward function or a reward model."""
     if spec == "demo" or ":" in spec and not Path(spec).is_dir():
         function = rewards.load_function(spec, "grpo.reward")
-        name = "alignkit.rewards:step_format" if spec == "demo" else spec
+        name = "alignkit.rules:step_format" if spec == "demo" else spec
         return rewards.FunctionReward(function, name), f"reward function {name}"
     if not Path(spec).is_dir() and spec not in load.DEMO_MODELS:
         hint = f" (name its function: {spec}:function)" if spec.endswith(".py") else ""
