@@ -60,10 +60,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
-import resource
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -83,6 +79,14 @@ FIXED = {
     "lr_schedule": "constant", "warmup_steps": 0, "weight_decay": 0.0, "adam_betas": [0.9, 0.999],
     "grad_clip": None, "critic": "reward model",
 }  # fmt: skip
+# Each side's summary: medians of these over the iterations.
+SUMMARY_KEYS = ("total_s", "generation_s", "scoring_s", "training_s", "generated_tokens", "answers_ended")
+# The table: (summary key, column title, format).
+COLUMNS = [
+    ("median_total_s", "iteration s", ".2f"), ("median_generation_s", "generation s", ".2f"),
+    ("median_scoring_s", "scoring s", ".2f"), ("median_training_s", "training s", ".2f"),
+    ("median_generated_tokens", "tokens generated", ".0f"), ("generation_ms_per_token", "generation ms/token", ".1f"),
+]  # fmt: skip
 
 
 def write_demo_prompts(path: Path) -> int:
@@ -121,35 +125,16 @@ def alignkit_run(args, prompts: Path, workdir: Path, env: dict) -> dict:
         "--output-dir", str(out), "--overwrite",
     ]  # fmt: skip
     wall, peak_rss, _ = measure.run_alignkit(command, env)
-    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    steps = {r["step"]: r for r in records if "loss" in r}
-    per = steps_per_iteration(args)
-    iterations, previous_elapsed = [], 0.0
-    for number in range(1, args.iterations + 1):
-        first, last = steps.get((number - 1) * per + 1), steps.get(number * per)
-        if first is None or last is None or first.get("iteration") != number:
-            sys.exit(f"{out / 'metrics.jsonl'}: no complete record of iteration {number}")
-        total = last["elapsed_s"] - previous_elapsed
-        previous_elapsed = last["elapsed_s"]
-        generation, scoring = first["time_generate_s"], first["time_score_s"]
+    iterations = []
+    for split, first in measure.rollout_iterations(out, args.iterations, steps_per_iteration(args)):
         iterations.append({
-            "iteration": number,
-            "total_s": round(total, 4),
-            "generation_s": round(generation, 4),
-            "scoring_s": round(scoring, 4),
-            "training_s": round(total - generation - scoring, 4),
+            **split,
             "generated_tokens": round(first["answer_length"] * args.rollout_batch_size),
             "answers_ended": first["ended"],
             "reward": first["reward"],
             "kl": first["kl"],
         })  # fmt: skip
-    return {
-        "side": "alignkit",
-        "wall_seconds": round(wall, 1),
-        "peak_rss_mib": round(peak_rss, 1),
-        "iterations": iterations,
-        **summarize(iterations, args.keep_first),
-    }
+    return measure.side_result("alignkit", wall, peak_rss, iterations, summarize(iterations, args.keep_first))
 
 
 def trl_run(args, prompts: Path, workdir: Path, env: dict) -> dict:
@@ -166,17 +151,11 @@ def trl_run(args, prompts: Path, workdir: Path, env: dict) -> dict:
     ]  # fmt: skip
     if args.keep_first:
         command.append("--keep-first")
-    wall, _ = measure.run_timed(command, env)
-    result = json.loads(out.read_text())
+    wall, result = measure.run_json(command, out, env)
     iterations = []
     for row in result["iterations"]:
-        total, generation, scoring = row["total_s"], row["generation_s"], row["scoring_s"]
         iterations.append({
-            "iteration": row["iteration"],
-            "total_s": total,
-            "generation_s": generation,
-            "scoring_s": scoring,
-            "training_s": round(total - generation - scoring, 4),
+            **measure.phases(row["iteration"], row["total_s"], row["generation_s"], row["scoring_s"]),
             "generated_tokens": row["generated_tokens"],
             "answers_ended": row["answers_stopped"] / max(row["prompts"], 1),
             "reward": (row.get("trl_metrics") or {}).get("objective/scores"),
@@ -188,12 +167,9 @@ def trl_run(args, prompts: Path, workdir: Path, env: dict) -> dict:
             "cpu_s": row["cpu_s"],
         })  # fmt: skip
     config = result["config"]
+    summary = summarize(iterations, args.keep_first)
     return {
-        "side": f"TRL {result['trl_version']}",
-        "wall_seconds": round(wall, 1),
-        "peak_rss_mib": result["peak_rss_mib"],
-        "iterations": iterations,
-        **summarize(iterations, args.keep_first),
+        **measure.side_result(f"TRL {result['trl_version']}", wall, result["peak_rss_mib"], iterations, summary),
         "versions": {k: result[k] for k in result if k.endswith("_version")},
         "stop_token_id": config["stop_token_id"],
         "eos_token_id": config["eos_token_id"],
@@ -203,14 +179,13 @@ def trl_run(args, prompts: Path, workdir: Path, env: dict) -> dict:
 
 def summarize(iterations: list[dict], keep_first: bool) -> dict:
     """Medians over the iterations (the first left out unless `keep_first` or it is the only one)."""
-    kept = iterations if keep_first or len(iterations) < 2 else iterations[1:]
-    summary = {"iterations_used": [row["iteration"] for row in kept]}
-    for key in ("total_s", "generation_s", "scoring_s", "training_s", "generated_tokens", "answers_ended"):
-        summary[f"median_{key}"] = round(statistics.median(row[key] for row in kept), 4)
+    kept = measure.steady(iterations, keep_first)
     tokens = sum(row["generated_tokens"] for row in kept)
     generation = sum(row["generation_s"] for row in kept)
-    summary["generation_ms_per_token"] = round(1000 * generation / tokens, 3) if tokens else None
-    return summary
+    return {
+        **measure.medians(kept, SUMMARY_KEYS),
+        "generation_ms_per_token": round(1000 * generation / tokens, 3) if tokens else None,
+    }
 
 
 def stop_notes(args, trl: dict) -> list[str]:
@@ -270,59 +245,30 @@ def main() -> None:
         sys.exit(f"no TRL environment at {args.trl_python}; see this script's docstring")
     args.policy, args.reward = args.policy.resolve(), args.reward.resolve()
 
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))
+    env = measure.side_env(args.threads)
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    runs: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory(prefix="ppo-bench-") as tmp:
         prompts = args.prompts.resolve() if args.prompts else Path(tmp) / "prompts.jsonl"
         if args.prompts is None:
             print(f"prompts: {write_demo_prompts(prompts)} demo preference prompts -> {prompts}", flush=True)
-        for repeat in range(args.repeats):
-            for name, runner in (
-                ("alignkit", lambda: alignkit_run(args, prompts, args.workdir, env)),
-                ("trl", lambda: trl_run(args, prompts, args.workdir, env)),
-            ):
-                before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                result = runner()
-                after = resource.getrusage(resource.RUSAGE_CHILDREN)
-                # CPU seconds of the side's whole process (start-up included): well under threads x wall seconds
-                # means it waited (other jobs on the machine), so its times are inflated.
-                cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-                result["process_cpu_seconds"] = round(cpu, 1)
-                runs.setdefault(name, []).append(result)
-                brief = {k: v for k, v in result.items() if k != "iterations"}
-                print(f"repeat {repeat + 1}: {json.dumps(brief)}", flush=True)
+        runs = measure.alternate([
+            ("alignkit", lambda: alignkit_run(args, prompts, args.workdir, env)),
+            ("trl", lambda: trl_run(args, prompts, args.workdir, env)),
+        ], args.repeats)  # fmt: skip
 
-    best = {name: min(results, key=lambda r: r["median_total_s"]) for name, results in runs.items()}
+    best = measure.best(runs)
     ours, theirs = best["alignkit"], best["trl"]
     skipped = "" if args.keep_first or args.iterations < 2 else ", the first left out"
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {args.threads} threads")
+    print(f"\n{measure.machine(args.threads)}")
     print(f"policy {args.policy}; reward/critic {args.reward}")
     print(f"{args.iterations} iterations (medians{skipped}) x rollout {args.rollout_batch_size} prompts, minibatch "
           f"{args.mini_batch_size}, {args.ppo_epochs} epochs ({steps_per_iteration(args)} optimizer steps), at most "
           f"{args.max_new_tokens} new tokens; CPU fp32\n")  # fmt: skip
-    header = ["run", "iteration s", "generation s", "scoring s", "training s", "tokens generated",
-              "generation ms/token", "answers ended", "peak RSS MiB"]  # fmt: skip
-    columns = ["median_total_s", "median_generation_s", "median_scoring_s", "median_training_s",
-               "median_generated_tokens", "generation_ms_per_token"]  # fmt: skip
-
-    def cells(r: dict) -> list[str]:
-        numbers = [f"{r[c]:.2f}" for c in columns[:4]] + [f"{r[columns[4]]:.0f}", f"{r[columns[5]]:.1f}"]
-        return [r["side"], *numbers, f"{r['median_answers_ended']:.0%}", f"{r['peak_rss_mib']:,.0f}"]
-
-    def ratio(key: str) -> str:
-        return f"{theirs[key] / ours[key]:.2f}" if ours[key] else "-"
-
-    measure.print_table(header, [
-        cells(ours), cells(theirs),
-        ["TRL / alignkit", *(ratio(c) for c in columns), "-", ratio("peak_rss_mib")],
-    ])  # fmt: skip
+    measure.print_comparison(ours, theirs, COLUMNS)
     for note in stop_notes(args, theirs):
         print(f"\nnote: {note}")
-    settings = {key.replace("-", "_"): value for key, value in vars(args).items() if key not in ("json",)}
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}
+    settings = measure.settings(args)
     settings["prompts"] = settings["prompts"] or f"demo: the 'prompt' of every row of {DEMO_PREFERENCES.name}"
     measure.save_json(args.json, {"settings": {**settings, **FIXED}, "runs": runs})
 

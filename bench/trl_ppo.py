@@ -26,30 +26,19 @@ and prints it on one line.
 
 from __future__ import annotations
 
-import time
+import os
 
-_START = time.time()
+import trl_common  # first: it notes the start time and caps the threads before torch is imported
 
-import os  # noqa: E402
-
-# Before torch is imported: at most 2 threads unless the caller says otherwise, and no TRL experimental banner.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
-os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # no TRL experimental banner
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import resource  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import accelerate  # noqa: E402
+import measure  # noqa: E402
 import torch  # noqa: E402
-import transformers  # noqa: E402
-import trl  # noqa: E402
 from datasets import Dataset  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForCausalLM,
@@ -70,30 +59,6 @@ except ImportError:  # TRL 0.11 - 0.25 (and 0.26 - 0.28's deprecated alias)
     PPO_IMPORT = "trl"
 
 
-def process_start() -> float:
-    try:
-        import psutil
-
-        return min(psutil.Process().create_time(), _START)
-    except Exception:  # psutil missing or refusing: the first line of this file is close enough
-        return _START
-
-
-def read_prompts(path: Path) -> list[str]:
-    prompts = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if not isinstance(row.get("prompt"), str):
-                raise SystemExit(f"{path}:{number}: expected a 'prompt' string")
-            prompts.append(row["prompt"])
-    if not prompts:
-        raise SystemExit(f"{path}: no prompts")
-    return prompts
-
-
 def encode_prompts(tokenizer, prompts: list[str], max_prompt_length: int) -> Dataset:
     """Chat-template every prompt (generation prompt on); keep the last `max_prompt_length` tokens."""
     rows = []
@@ -106,7 +71,7 @@ def encode_prompts(tokenizer, prompts: list[str], max_prompt_length: int) -> Dat
     return Dataset.from_dict({"input_ids": rows})
 
 
-class PhaseTimer(TrainerCallback):
+class PhaseTimer(trl_common.IterationTimer, TrainerCallback):
     """Splits each PPO iteration of TRL's `train()` loop into generation, scoring and training.
 
     TRL's loop calls these by their module-level names, so replacing them in the trainer module is enough:
@@ -124,13 +89,9 @@ class PhaseTimer(TrainerCallback):
     """
 
     def __init__(self, sync):
-        self.sync = sync
-        self.iterations: list[dict] = []
+        super().__init__(sync)
         self.stop_token_id: int | None = None
         self.pad_token_id: int | None = None
-        self._begin = 0.0
-        self._cpu_begin = 0.0
-        self._current: dict | None = None
 
     def _new(self) -> dict:
         return {
@@ -155,10 +116,6 @@ class PhaseTimer(TrainerCallback):
             "_train_begin": None,
             "_log_time": None,
         }
-
-    def now(self) -> float:
-        self.sync()
-        return time.perf_counter()
 
     # -- wrappers -------------------------------------------------------------------------------------------------
     def install(self, trainer) -> None:
@@ -203,17 +160,10 @@ class PhaseTimer(TrainerCallback):
         ppo_module.get_reward = get_reward
 
         accelerator = trainer.accelerator
-        original_backward = accelerator.backward
-
-        def backward(loss, **kwargs):
-            start = self.now()
-            original_backward(loss, **kwargs)
-            self._current["backward_s"] += self.now() - start
-
-        accelerator.backward = backward
+        accelerator.backward = self.timed(accelerator.backward, "backward_s")
 
         optimizer = trainer.optimizer  # accelerate's wrapper; train() reads self.optimizer once, at its start
-        original_step, original_zero_grad = optimizer.step, optimizer.zero_grad
+        original_step = optimizer.step
 
         def step(*args, **kwargs):
             start = self.now()
@@ -223,14 +173,8 @@ class PhaseTimer(TrainerCallback):
                 self._current["optimizer_steps"] += 1
             return result
 
-        def zero_grad(*args, **kwargs):
-            start = self.now()
-            result = original_zero_grad(*args, **kwargs)
-            self._current["optimizer_s"] += self.now() - start
-            return result
-
         optimizer.step = step
-        optimizer.zero_grad = zero_grad
+        optimizer.zero_grad = self.timed(optimizer.zero_grad, "optimizer_s")
 
     def _count_tokens(self, record: dict, queries: torch.Tensor, query_responses: torch.Tensor) -> None:
         context = queries.shape[1]
@@ -257,24 +201,14 @@ class PhaseTimer(TrainerCallback):
         record["pad_sampled"] += int(((responses == self.pad_token_id) & before_end).sum())
 
     # -- callbacks ------------------------------------------------------------------------------------------------
-    def on_train_begin(self, args, state, control, **kwargs):
-        self._begin = self.now()
-        self._cpu_begin = time.process_time()
-        self._current = self._new()
-
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self._current is not None and self._current["_log_time"] is None:
             self._current["_log_time"] = self.now()
             self._current["trl_metrics"] = dict(logs or {})
 
-    def on_step_end(self, args, state, control, **kwargs):
-        end = self.now()
-        cpu_end = time.process_time()
-        record = self._current
+    def _complete(self, record: dict, end: float) -> None:
         train_begin = record.pop("_train_begin") or end
         log_time = record.pop("_log_time") or end
-        record["iteration"] = len(self.iterations) + 1
-        record["total_s"] = end - self._begin
         record["rollout_s"] = train_begin - self._begin
         record["scoring_s"] = record["ref_forward_s"] + record["value_forward_s"] + record["reward_forward_s"]
         record["rollout_other_s"] = record["rollout_s"] - record["generation_s"] - record["scoring_s"]
@@ -283,42 +217,21 @@ class PhaseTimer(TrainerCallback):
             record["training_s"] - record["train_forward_s"] - record["backward_s"] - record["optimizer_s"]
         )
         record["tail_s"] = end - log_time
-        # CPU seconds of this process (all threads) over the iteration: well under threads x total_s means the
-        # process was waiting (other jobs on the machine, or memory stalls), so the wall times are inflated.
-        record["cpu_s"] = cpu_end - self._cpu_begin
-        record["generated_tokens_per_s"] = (
-            record["generated_tokens"] / record["generation_s"] if record["generation_s"] else None
-        )
-        for key, value in record.items():
-            if key.endswith("_s") and isinstance(value, float):
-                record[key] = round(value, 4)
-        if isinstance(record["generated_tokens_per_s"], float):
-            record["generated_tokens_per_s"] = round(record["generated_tokens_per_s"], 1)
-        self.iterations.append(record)
-        self._begin = end
-        self._cpu_begin = cpu_end
-        self._current = self._new()
 
 
 def summarize(iterations: list[dict], skip_first: bool) -> dict:
     """Medians (and sums) over the iterations, the first left out when there are at least two and `skip_first`."""
-    kept = iterations[1:] if skip_first and len(iterations) > 1 else iterations
+    kept = measure.steady(iterations, keep_first=not skip_first)
     keys = [
         "total_s", "generation_s", "scoring_s", "ref_forward_s", "value_forward_s", "reward_forward_s",
         "rollout_other_s", "training_s", "train_forward_s", "backward_s", "optimizer_s", "train_other_s", "tail_s",
         "cpu_s",
     ]  # fmt: skip
-    summary = {"iterations_used": [row["iteration"] for row in kept]}
-    for key in keys:
-        values = [row[key] for row in kept]
-        summary[f"median_{key}"] = round(statistics.median(values), 4) if values else None
-    total = sum(row["total_s"] for row in kept)
-    tokens = sum(row["generated_tokens"] for row in kept)
-    generation = sum(row["generation_s"] for row in kept)
-    summary["generated_tokens"] = tokens
-    summary["generated_tokens_per_generation_s"] = round(tokens / generation, 1) if generation else None
-    summary["generated_tokens_per_iteration_s"] = round(tokens / total, 1) if total else None
-    return summary
+    return {
+        **measure.medians(kept, keys),
+        "generated_tokens": sum(row["generated_tokens"] for row in kept),
+        **measure.token_rates(kept),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -347,21 +260,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW, constant, no weight decay")
     parser.add_argument("--missing-eos-penalty", type=float, default=None)
     parser.add_argument("--suppress-pad", action="store_true", help="never sample the pad token (off: plain sampling)")
-    parser.add_argument("--attn-implementation", default="sdpa")
-    parser.add_argument("--threads", type=int, default=int(os.environ["OMP_NUM_THREADS"]), help="torch threads")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="fp32 either way")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--keep-first", action="store_true", help="count the first (warm-up) iteration in medians")
-    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    trl_common.add_run_arguments(parser)
     args = parser.parse_args(argv)
 
     if args.rollout_batch_size % args.mini_batch_size:
         parser.error("--rollout-batch-size must be a multiple of --mini-batch-size")
-    if args.device == "cpu":
-        os.environ["ACCELERATE_USE_CPU"] = "true"  # PPOTrainer builds its own Accelerator, which would take a GPU
-    torch.set_num_threads(args.threads)
-    transformers.set_seed(args.seed)
-    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+    sync = trl_common.setup(args)
 
     load_start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(args.policy)
@@ -395,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
         policy.generation_config.suppress_tokens = [tokenizer.pad_token_id]
     load_seconds = time.perf_counter() - load_start
 
-    prompts = read_prompts(args.prompts)
+    prompts = [row["prompt"] for row in trl_common.read_prompt_rows(args.prompts)]
     if len(prompts) < args.rollout_batch_size:
         raise SystemExit(f"{args.prompts}: {len(prompts)} prompts, fewer than one rollout batch")
     dataset = encode_prompts(tokenizer, prompts, args.max_prompt_length)
@@ -429,17 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         warmup_steps=0,
         weight_decay=0.0,
         num_sample_generations=0,
-        report_to="none",
-        save_strategy="no",
-        eval_strategy="no",
-        logging_steps=1,
-        disable_tqdm=True,
-        use_cpu=args.device == "cpu",
-        bf16=False,
-        fp16=False,
-        gradient_checkpointing=False,
-        dataloader_num_workers=0,
-        seed=args.seed,
+        **trl_common.quiet_training_arguments(args),
     )
     timer = PhaseTimer(sync)
     trainer = PPOTrainer(
@@ -457,21 +351,13 @@ def main(argv: list[str] | None = None) -> None:
     timer.pad_token_id = tokenizer.pad_token_id
     timer.install(trainer)
 
-    start = time.perf_counter()
-    try:
-        trainer.train()
-    finally:
-        shutil.rmtree(output_dir, ignore_errors=True)
-    train_seconds = time.perf_counter() - start
+    train_seconds = trl_common.train(trainer, output_dir)
 
     iterations = timer.iterations
     result = {
         "implementation": "trl",
-        "trl_version": trl.__version__,
+        **trl_common.versions(),
         "ppo_import": PPO_IMPORT,
-        "transformers_version": transformers.__version__,
-        "accelerate_version": accelerate.__version__,
-        "torch_version": torch.__version__,
         "config": {
             "policy": str(args.policy.resolve()),
             "reward": str(args.reward.resolve()),
@@ -518,18 +404,12 @@ def main(argv: list[str] | None = None) -> None:
         },
         "load_seconds": round(load_seconds, 3),
         "train_seconds": round(train_seconds, 3),
-        "total_seconds": round(time.time() - process_start(), 3),
+        "total_seconds": trl_common.seconds_since_start(),
         "summary": summarize(iterations, skip_first=not args.keep_first),
         "iterations": iterations,
         "timing_notes": PhaseTimer.__doc__,
-        "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        # ru_maxrss is in KiB on Linux: the peak resident set of this process over its whole life.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("iterations", "timing_notes")}), flush=True)
+    trl_common.write_result(args.out, result)
 
 
 if __name__ == "__main__":
