@@ -24,7 +24,11 @@ from make_corpus import parse_args, write_jsonl_gz  # noqa: E402
 ASSETS = Path(__file__).resolve().parents[1] / "src" / "alignkit" / "assets"
 DEFAULT_OUT = ASSETS / "grpo.jsonl.gz"
 DEFAULT_SEED = 20240901
-EN = ["Please answer in at most {n} steps.", "Keep it to {n} steps or fewer, please.", "No more than {n} steps, please."]
+EN = [
+    "Please answer in at most {n} steps.",
+    "Keep it to {n} steps or fewer, please.",
+    "No more than {n} steps, please.",
+]
 ZH = ["请最多分{n}步回答。", "步骤请不要超过{n}步。", "请用不超过{n}个步骤说明。"]
 ZH_NUMBERS = {2: "两", 3: "三", 4: "四"}
 
