@@ -219,3 +219,74 @@ def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "feedback.db")
     return request.getfixturevalue("postgresql_url")
+
+
+# -- RL stages (PPO, GRPO): a tiny policy whose answers have many lengths, a tiny reward model ------------
+
+END_OF_TURN = "<|im_end|>"
+# Prompts of very different lengths, so that left padding is real in every batch.
+QUESTIONS = [
+    "hi",
+    "Where is my parcel?",
+    "My order arrived late and the box was broken; what should I do now, and who pays the return?",
+    "Refund?",
+    "我的订单还没有到。",
+    "The courier left the parcel at the wrong address, can you send it again to my new address please?",
+    "Password reset",
+    "Was I charged twice for the invoice of last month?",
+]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread, as run_cli's subprocesses have (OMP_NUM_THREADS=1): these models are too
+    small to gain from two, and on cores shared with other jobs a second thread's waits cost 10x."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def policy_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny random model with <|im_end|> made likely enough (a logit of about 4.5 where the body's
+    hidden states point on average, against about 0 for the rest of the 512 tokens) that some
+    sampled answers end within a dozen tokens and others do not. Greedy answers end at once."""
+    import torch
+
+    from alignkit import rollout
+    from alignkit.models import load
+
+    tokenizer = load.load_tokenizer(tiny_model_dir)
+    model = load.load_causal_lm(tiny_model_dir)
+    load.fit_embeddings(model, tokenizer)
+    texts = rollout.prompt_texts(tokenizer, QUESTIONS, chat=True)
+    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.no_grad():
+        hidden = model.model(**encoded).last_hidden_state[encoded["attention_mask"].bool()]
+        direction = hidden.mean(0)
+        end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
+        model.get_input_embeddings().weight[end] = 4.5 * direction / direction.norm() ** 2  # tied: lm_head too
+    path = tmp_path_factory.mktemp("ppo") / "policy"
+    load.save_pretrained(model, tokenizer, path, "sdpa")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reward_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """An untrained decoder reward model on the tiny body: the policy's vocabulary, so the critic
+    starts from it (ppo.critic auto)."""
+    import torch
+
+    from alignkit.models import load
+    from alignkit.stages import reward
+
+    tokenizer = load.load_tokenizer(tiny_model_dir)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model, _ = reward.build_reward_model(tiny_model_dir, tokenizer, "sdpa", "auto", "none")
+    path = tmp_path_factory.mktemp("ppo") / "rm"
+    load.save_pretrained(model, tokenizer, path, "sdpa")
+    return path

@@ -26,13 +26,7 @@ from tests.test_reward import synthetic_pairs, write_rows
 QUIET = ["--run.progress", "false", "--run.plots", "false", "--run.peak-tflops", "1"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """As run_cli's subprocesses do: two threads on two shared cores slow everything down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_packed_answer_logps_equal_a_plain_forward_per_answer(tiny_model_dir):

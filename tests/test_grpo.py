@@ -17,26 +17,15 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from alignkit import losses, rollout
+from alignkit import losses
 from alignkit.config import GRPOConfig, resolve
 from alignkit.errors import UserError
-from alignkit.models import load
 from alignkit.stages import grpo, ppo, reward
 from alignkit.train.loop import MicroBatch
-from tests.conftest import run_cli
+from tests.conftest import QUESTIONS, run_cli
 
 QUIET = ["--run.progress", "false", "--run.plots", "false"]
-END_OF_TURN = "<|im_end|>"
-QUESTIONS = [
-    "hi",
-    "Where is my parcel?",
-    "My order arrived late and the box was broken; what should I do now, and who pays the return?",
-    "Refund?",
-    "我的订单还没有到。",
-    "The courier left the parcel at the wrong address, can you send it again to my new address please?",
-    "Password reset",
-    "Was I charged twice for the invoice of last month?",
-]
+pytestmark = pytest.mark.usefixtures("one_thread")
 G = 4  # answers per prompt in every run here
 REWARDS = '''
 def closeness(prompts, completions, target):
@@ -47,47 +36,6 @@ def closeness(prompts, completions, target):
 def constant(prompts, completions, **fields):
     return [1.0] * len(completions)
 '''
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread, as run_cli's subprocesses have (OMP_NUM_THREADS=1): on two shared cores a
-    second thread makes these tiny models many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def policy_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """The tiny random model with <|im_end|> made likely enough that some sampled answers end
-    within a few tokens and others run to the limit: answers of many lengths."""
-    tokenizer = load.load_tokenizer(tiny_model_dir)
-    model = load.load_causal_lm(tiny_model_dir)
-    load.fit_embeddings(model, tokenizer)
-    texts = rollout.prompt_texts(tokenizer, QUESTIONS, chat=True)
-    encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    with torch.no_grad():
-        hidden = model.model(**encoded).last_hidden_state[encoded["attention_mask"].bool()]
-        direction = hidden.mean(0)
-        end = tokenizer.convert_tokens_to_ids(END_OF_TURN)
-        model.get_input_embeddings().weight[end] = 4.5 * direction / direction.norm() ** 2  # tied: lm_head too
-    path = tmp_path_factory.mktemp("grpo") / "policy"
-    load.save_pretrained(model, tokenizer, path, "sdpa")
-    return path
-
-
-@pytest.fixture(scope="module")
-def reward_dir(tiny_model_dir, tmp_path_factory) -> Path:
-    """An untrained decoder reward model on the tiny body."""
-    tokenizer = load.load_tokenizer(tiny_model_dir)
-    with torch.random.fork_rng():
-        torch.manual_seed(0)
-        model, _ = reward.build_reward_model(tiny_model_dir, tokenizer, "sdpa", "auto", "none")
-    path = tmp_path_factory.mktemp("grpo") / "rm"
-    load.save_pretrained(model, tokenizer, path, "sdpa")
-    return path
 
 
 def target_of(index: int) -> int:

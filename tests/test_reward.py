@@ -37,14 +37,7 @@ CPU = DistInfo(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 WORD = "refund"  # the distinctive word of every chosen answer in the synthetic pairs
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread, as run_cli's subprocesses have (OMP_NUM_THREADS=1): on two shared cores two
-    threads make the tiny model many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def write_rows(path: Path, rows: list[dict]) -> Path:

@@ -211,6 +211,15 @@ def split_held_out(items: list, eval_fraction: float, seed: int) -> tuple[list, 
     return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]
 
 
+def train_and_held_out(read, data, seed: int) -> tuple[list, list]:
+    """(training, held-out) items: `read(data.path)`, with `read(data.eval_path)` held out when the
+    config names one, else a seeded split_held_out of data.eval_fraction."""
+    items = read(data.path)
+    if data.eval_path:
+        return items, read(data.eval_path)
+    return split_held_out(items, data.eval_fraction, seed)
+
+
 def write_jsonl(path: str | Path, records: list[dict]) -> None:
     """JSONL, written to a temp file and renamed, so a killed run leaves no half file."""
     target = Path(path)

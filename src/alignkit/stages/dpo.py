@@ -20,7 +20,7 @@ from alignkit import losses
 from alignkit.config import DPOConfig
 from alignkit.data.encode import EncodedExample, fit_to_length
 from alignkit.data.formats import PreferencePair
-from alignkit.data.readers import split_held_out
+from alignkit.data.readers import train_and_held_out
 from alignkit.errors import UserError
 from alignkit.models import load
 from alignkit.stages import reward, sft
@@ -172,11 +172,7 @@ class DPOTask:
 def run(config: DPOConfig) -> Path:
     env = loop.setup(config)
     data = config.data
-    pairs = reward.read_pairs(data.path)
-    if data.eval_path:
-        train_pairs, eval_pairs = pairs, reward.read_pairs(data.eval_path)
-    else:
-        train_pairs, eval_pairs = split_held_out(pairs, data.eval_fraction, config.run.seed)
+    train_pairs, eval_pairs = train_and_held_out(reward.read_pairs, data, config.run.seed)
     model_dir = load.resolve_pretrained(config.model.name_or_path)
     loop.seed_everything(config.run.seed)
     tokenizer, model = sft.prepare(config, model_dir)

@@ -25,7 +25,7 @@ import torch
 
 from alignkit import losses, rewards
 from alignkit.config import GRPOConfig
-from alignkit.data.readers import resolve_path, split_held_out
+from alignkit.data.readers import resolve_path, train_and_held_out
 from alignkit.errors import UserError
 from alignkit.models import load
 from alignkit.stages import ppo, reward
@@ -128,11 +128,7 @@ def read_prompt_records(path: str) -> list[dict]:
 def run(config: GRPOConfig) -> Path:
     env = loop.setup(config)
     data, grpo = config.data, config.grpo
-    prompts = read_prompt_records(data.path)
-    if data.eval_path:
-        train, held_out = prompts, read_prompt_records(data.eval_path)
-    else:
-        train, held_out = split_held_out(prompts, data.eval_fraction, config.run.seed)
+    train, held_out = train_and_held_out(read_prompt_records, data, config.run.seed)
     held_out = held_out[: data.eval_prompts]
     score, described = reward_of(grpo.reward, env.dist.device, data.max_prompt_length + grpo.max_new_tokens)
     policy_dir = load.resolve_pretrained(config.model.name_or_path, "policy")
@@ -142,15 +138,10 @@ def run(config: GRPOConfig) -> Path:
         raise UserError(f"{policy_dir}: the policy has no chat template; GRPO starts from an SFT model")
 
     loop.seed_everything(config.run.seed)
-    policy = load.load_causal_lm(policy_dir, attn)
-    load.fit_embeddings(policy, tokenizer)
+    policy = ppo.open_policy(policy_dir, tokenizer, attn)
     reference = None
     if grpo.beta > 0 or grpo.eval_kl:
-        reference = load.load_causal_lm(policy_dir, attn).eval()
-        load.fit_embeddings(reference, tokenizer)
-        for param in reference.parameters():
-            param.requires_grad_(False)
-        reference = reference.to(env.dist.device)
+        reference = ppo.open_policy(policy_dir, tokenizer, attn, frozen=True).to(env.dist.device)
     task = GRPOTask(policy, reference, score, tokenizer, train, held_out, config, env.dist, env.run_dir)
     if env.dist.is_main:
         print(

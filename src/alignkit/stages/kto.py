@@ -23,7 +23,7 @@ from alignkit import losses
 from alignkit.config import KTOConfig
 from alignkit.data.encode import fit_to_length
 from alignkit.data.formats import Vote, votes_of
-from alignkit.data.readers import read_rows, resolve_path, split_held_out
+from alignkit.data.readers import read_rows, resolve_path, train_and_held_out
 from alignkit.errors import UserError
 from alignkit.models import load
 from alignkit.stages import dpo, reward, sft
@@ -136,11 +136,7 @@ class KTOTask(dpo.DPOTask):
 def run(config: KTOConfig) -> Path:
     env = loop.setup(config)
     data = config.data
-    rows = read_votes(data.path)
-    if data.eval_path:
-        train_rows, eval_rows = rows, read_votes(data.eval_path)
-    else:
-        train_rows, eval_rows = split_held_out(rows, data.eval_fraction, config.run.seed)
+    train_rows, eval_rows = train_and_held_out(read_votes, data, config.run.seed)
     train_votes = [vote for row in train_rows for vote in row]
     eval_votes = [vote for row in eval_rows for vote in row]
     model_dir = load.resolve_pretrained(config.model.name_or_path)

@@ -25,7 +25,7 @@ import torch
 from alignkit import losses, rollout
 from alignkit.config import PPOConfig
 from alignkit.data.formats import Conversation
-from alignkit.data.readers import resolve_path, split_held_out, write_jsonl
+from alignkit.data.readers import resolve_path, train_and_held_out, write_jsonl
 from alignkit.errors import UserError
 from alignkit.models import heads, load
 from alignkit.models.heads import Labels
@@ -406,6 +406,16 @@ def build_critic(spec: str, policy_dir: Path, reward_dir: Path, reward_model, to
     return critic, str(source)
 
 
+def open_policy(policy_dir: Path, tokenizer, attn: str, frozen: bool = False):
+    """The causal LM in policy_dir fitted to the tokenizer; `frozen`: in eval mode without gradients
+    (the reference)."""
+    model = load.load_causal_lm(policy_dir, attn)
+    load.fit_embeddings(model, tokenizer)
+    if frozen:
+        model.eval().requires_grad_(False)
+    return model
+
+
 def read_prompt_records(path: str) -> list[dict]:
     return rollout.read_prompts(str(resolve_path(path, demo=reward.DEMO_PREFERENCES)))
 
@@ -413,11 +423,7 @@ def read_prompt_records(path: str) -> list[dict]:
 def run(config: PPOConfig) -> Path:
     env = loop.setup(config)
     data = config.data
-    prompts = read_prompt_records(data.path)
-    if data.eval_path:
-        train, held_out = prompts, read_prompt_records(data.eval_path)
-    else:
-        train, held_out = split_held_out(prompts, data.eval_fraction, config.run.seed)
+    train, held_out = train_and_held_out(read_prompt_records, data, config.run.seed)
     held_out = held_out[: data.eval_prompts]
     policy_dir = load.resolve_pretrained(config.model.name_or_path, "policy")
     reward_dir = load.resolve_pretrained(config.ppo.reward_model, "reward model")
@@ -434,12 +440,8 @@ def run(config: PPOConfig) -> Path:
     )
 
     loop.seed_everything(config.run.seed)
-    policy = load.load_causal_lm(policy_dir, attn)
-    load.fit_embeddings(policy, tokenizer)
-    reference = load.load_causal_lm(policy_dir, attn).eval()
-    load.fit_embeddings(reference, tokenizer)
-    for param in reference.parameters():
-        param.requires_grad_(False)
+    policy = open_policy(policy_dir, tokenizer, attn)
+    reference = open_policy(policy_dir, tokenizer, attn, frozen=True)
     critic, critic_source = build_critic(
         config.ppo.critic, policy_dir, reward_dir, reward_model, tokenizer, reward_tokenizer, attn
     )
