@@ -66,6 +66,17 @@ def ranks(values: np.ndarray) -> np.ndarray:
     return result
 
 
+def auc(scores, positive) -> float:
+    """The share of (positive, negative) pairs whose positive scores higher, ties counting half
+    (Mann-Whitney U from tie-averaged ranks); nan without both kinds."""
+    positive = np.asarray(positive, dtype=bool)
+    good, bad = int(positive.sum()), int((~positive).sum())
+    if not good or not bad:
+        return float("nan")
+    rank_sum = ranks(scores)[positive].sum()
+    return float((rank_sum - good * (good + 1) / 2) / (good * bad))
+
+
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman rank correlation: Pearson on the (tie-averaged) ranks."""
     return pearson(ranks(x), ranks(y))

@@ -25,7 +25,7 @@ import torch
 
 from alignkit import losses, rewards
 from alignkit.config import GRPOConfig
-from alignkit.data.readers import resolve_path, train_and_held_out
+from alignkit.data.readers import train_and_held_out
 from alignkit.errors import UserError
 from alignkit.models import load
 from alignkit.stages import ppo, reward
@@ -120,9 +120,7 @@ def reward_of(spec: str, device, max_length: int):
 
 
 def read_prompt_records(path: str) -> list[dict]:
-    from alignkit import rollout
-
-    return rollout.read_prompts(str(resolve_path(path, demo=DEMO_PROMPTS)))
+    return ppo.read_prompt_records(path, DEMO_PROMPTS)
 
 
 def run(config: GRPOConfig) -> Path:

@@ -25,6 +25,7 @@ from alignkit.data.encode import fit_to_length
 from alignkit.data.formats import Vote, votes_of
 from alignkit.data.readers import read_rows, resolve_path, train_and_held_out
 from alignkit.errors import UserError
+from alignkit.evaluation import auc
 from alignkit.models import load
 from alignkit.stages import dpo, reward, sft
 from alignkit.train import distributed, loop
@@ -61,16 +62,6 @@ def encode_votes(tokenizer, votes: list[Vote], max_length: int, seed: int) -> tu
             continue
         encoded.append((matched, mismatched, vote.desirable))
     return encoded, dropped
-
-
-def auc(scores: list[float], positive: list[bool]) -> float:
-    """The share of (positive, negative) pairs whose positive scores higher (ties count half)."""
-    scores_t, positive_t = torch.tensor(scores, dtype=torch.float64), torch.tensor(positive, dtype=torch.bool)
-    good, bad = scores_t[positive_t], scores_t[~positive_t]
-    if not len(good) or not len(bad):
-        return float("nan")
-    difference = good.unsqueeze(1) - bad.unsqueeze(0)
-    return ((difference > 0).double() + 0.5 * (difference == 0).double()).mean().item()
 
 
 class KTOTask(dpo.DPOTask):

@@ -175,9 +175,9 @@ class RolloutTask:
 
     def _rollout_stats(self, iteration, scores, mask, ended, started, generated, scored) -> dict[str, float]:
         """Reward, answer length and share ended over every process's answers, and the timings."""
-        sums = torch.stack([scores.sum(), (scores**2).sum(), mask.sum(), ended.sum()]).double().cpu()
-        count = distributed.all_reduce_sum(torch.tensor([float(len(scores))], dtype=torch.float64)).item()
-        total, squares, length, ended_count = distributed.all_reduce_sum(sums).tolist()
+        sums = [scores.sum(), (scores**2).sum(), mask.sum(), ended.sum(), torch.tensor(float(len(scores)))]
+        totals = distributed.all_reduce_sum(torch.stack([v.double().cpu() for v in sums])).tolist()
+        total, squares, length, ended_count, count = totals
         mean = total / count
         return {
             "iteration": iteration,
@@ -416,8 +416,9 @@ def open_policy(policy_dir: Path, tokenizer, attn: str, frozen: bool = False):
     return model
 
 
-def read_prompt_records(path: str) -> list[dict]:
-    return rollout.read_prompts(str(resolve_path(path, demo=reward.DEMO_PREFERENCES)))
+def read_prompt_records(path: str, demo: str = reward.DEMO_PREFERENCES) -> list[dict]:
+    """A prompts file; 'demo' is the embedded asset `demo`."""
+    return rollout.read_prompts(str(resolve_path(path, demo=demo)))
 
 
 def run(config: PPOConfig) -> Path:
