@@ -138,6 +138,7 @@ class ClassifyTask:
         self.order = loop.EpochOrder(len(train), run.batch_size, run.seed)
         self.total_steps = run.max_steps or self.order.steps_per_epoch(run.epochs)
         self.packed = config.data.packing and heads.packed_family(model) is not None
+        self.data_counts = {"examples": len(train)}
         mean_length = sum(len(x) for x in train.input_ids) / len(train)
         self.flops_per_token = load.train_flops_per_token(model, seq_len=round(mean_length))
         if config.head.head_lr is not None or config.head.layer_decay < 1:

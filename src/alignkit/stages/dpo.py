@@ -11,6 +11,7 @@ loop.run. Held-out: loss, implicit rewards, margin and accuracy.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 
 import numpy as np
@@ -68,12 +69,15 @@ def answer_logps(model, tensors: dict, average: bool = False) -> torch.Tensor:
 class DPOTask:
     """One unit per pair; a micro-batch of E pairs runs as 2E answers (chosen first)."""
 
+    counted = "pairs"  # what one training item is, in run_summary.json's data counts
+
     def __init__(self, model, tokenizer, train: list, held_out: list, config: DPOConfig, dist: DistInfo):
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.train, self.held_out = train, held_out
         run = config.run
         self.order = loop.EpochOrder(len(train), run.batch_size, run.seed)
         self.total_steps = run.max_steps or self.order.steps_per_epoch(run.epochs)
+        self.data_counts = {self.counted: len(train)}
         mean_length = sum(len(item[0]) + len(item[1]) for item in train) / (2 * len(train))
         self.flops_per_token = load.train_flops_per_token(model, seq_len=round(mean_length))
         self.average = self.averages_logps(config)
@@ -85,8 +89,10 @@ class DPOTask:
                 self.reference = copy.deepcopy(model).eval().requires_grad_(False).to(dist.device)
             self.ref_train = self.ref_held_out = None
         else:
-            # the reference is the starting model: its log-probs, computed once, replace a second model
-            self.ref_train = self._logps_of(train, dist.device)
+            # the reference is the starting model: its log-probs, computed once, replace a second model;
+            # only for the pairs this run's steps will see (all of them after one epoch)
+            used = torch.cat([self.order.step_rows(step) for step in range(1, self.total_steps + 1)]).unique()
+            self.ref_train = self._logps_of(train, dist.device, used.tolist())
             self.ref_held_out = self._logps_of(held_out, dist.device)
 
     @staticmethod
@@ -117,19 +123,22 @@ class DPOTask:
         return MicroBatch(tensors, units=len(indices), tokens=sum(len(e) for e in examples))
 
     @torch.no_grad()
-    def _logps_of(self, pairs: list, device) -> torch.Tensor:
-        """(P, 2) log-probs of each pair's chosen and rejected answers under the current weights."""
+    def _logps_of(self, pairs: list, device, only: list[int] | None = None) -> torch.Tensor:
+        """(P, 2) log-probs of each pair's chosen and rejected answers under the current weights; with
+        `only`, of those pairs alone (the others are NaN, so that using one would show)."""
         was_training = self.model.training
         self.model.eval()
         model = self.model.to(device)
-        micro, values = self.config.run.micro_batch_size, []
-        for start in range(0, len(pairs), micro):
-            indices = list(range(start, min(start + micro, len(pairs))))
+        wanted = list(range(len(pairs))) if only is None else only
+        values = torch.full((len(pairs), 2), math.nan)
+        micro = self.config.run.micro_batch_size
+        for start in range(0, len(wanted), micro):
+            indices = wanted[start : start + micro]
             batch = loop.to_device(self._batch(pairs, indices, None), device)
             logps = answer_logps(model, batch.tensors, self.average).float().cpu()
-            values.append(logps.view(2, -1).T)
+            values[indices] = logps.view(2, -1).T
         self.model.train(was_training)
-        return torch.cat(values) if values else torch.zeros(0, 2)
+        return values
 
     def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
         micro = self.config.run.micro_batch_size

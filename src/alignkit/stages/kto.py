@@ -67,6 +67,8 @@ def encode_votes(tokenizer, votes: list[Vote], max_length: int, seed: int) -> tu
 class KTOTask(dpo.DPOTask):
     """One unit per vote; a vote's example and its mismatched example run side by side."""
 
+    counted = "votes"
+
     @staticmethod
     def averages_logps(config) -> bool:
         return False

@@ -128,6 +128,7 @@ class RolloutTask:
         self.minibatches = rows // run.batch_size
         self.steps_per_iteration = epochs * self.minibatches
         self.total_steps = run.max_steps or section.iterations * self.steps_per_iteration
+        self.data_counts = {"prompts": len(prompts)}  # unlabelled: the answers are the policy's own
         self.order = loop.EpochOrder(len(prompts), prompts_per_rollout, run.seed)
         self.flops_per_token = 0.0  # a step's tokens mix generation, scoring and training: no MFU
         self.eval_at_start = True  # the starting policy's held-out reward: what training must beat

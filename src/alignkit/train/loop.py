@@ -26,7 +26,15 @@ from alignkit import config as config_mod
 from alignkit.errors import TrainingError
 from alignkit.train import checkpoint, distributed
 from alignkit.train.distributed import DistInfo
-from alignkit.train.metrics import MetricsLog, Progress, format_duration, peak_flops, plot_curves
+from alignkit.train.metrics import (
+    MetricsLog,
+    Progress,
+    format_duration,
+    peak_flops,
+    peak_rss_mib,
+    plot_curves,
+    reset_peak_memory,
+)
 
 
 @dataclass
@@ -51,7 +59,8 @@ class Task(Protocol):
     is kept in best/), `state_dict()` / `load_state_dict()` (task state saved with checkpoints),
     `eval_at_start` (True: evaluate before the first step too, as step 0: the starting point the
     run must beat), `step_metrics()` (a dict of metrics added to the next logged record, e.g. an RL
-    rollout's reward and KL).
+    rollout's reward and KL), `data_counts` ({what: how many}, e.g. {"pairs": 300}: the data the run
+    learned from, for run_summary.json).
     """
 
     model: torch.nn.Module  # the module being optimised
@@ -116,6 +125,8 @@ class Env:
     config: Any
     resume_from: Path | None
     autocast_dtype: torch.dtype | None
+    started: float = 0.0  # time.perf_counter() at setup: a stage's wall time counts its data and models too
+    rss_at_start_mib: float = 0.0  # what the process held before the stage: its peak minus this is the stage's
 
     @property
     def resuming(self) -> bool:
@@ -139,7 +150,10 @@ def setup(config: Any) -> Env:
     if info.device.type == "cuda":
         torch.set_float32_matmul_precision("high")  # TF32 for whatever runs outside bf16 autocast
     seed_everything(run.seed)
-    return Env(info, run_dir, config, resume_from, autocast_dtype)
+    reset_peak_memory()
+    if info.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(info.device)
+    return Env(info, run_dir, config, resume_from, autocast_dtype, time.perf_counter(), peak_rss_mib("VmRSS"))
 
 
 def seed_everything(seed: int) -> None:
@@ -385,10 +399,47 @@ def run(env: Env, task: Task) -> Path:
         _write_model_dir(task, model, final_dir)
         if run_cfg.plots:
             plot_curves(env.run_dir)
-        wall = format_duration(time.perf_counter() - run_start + elapsed_before)
-        progress.note(f"done in {wall}: {final_dir}")
+        train_s = time.perf_counter() - run_start + elapsed_before
+        _write_summary(env, task, total, tokens_seen, train_s, elapsed_before + time.perf_counter() - env.started)
+        progress.note(f"done in {format_duration(train_s)}: {final_dir}")
     distributed.barrier()
     return final_dir
+
+
+STAGE_NAMES = {"RewardConfig": "rm"}
+
+
+def stage_name(config: Any) -> str:
+    """The CLI name of the stage a config belongs to (PPOConfig -> ppo, RewardConfig -> rm)."""
+    name = type(config).__name__
+    return STAGE_NAMES.get(name, name.removesuffix("Config").lower())
+
+
+def _write_summary(env: Env, task: Task, steps: int, tokens: int, train_s: float, wall_s: float) -> None:
+    """run_summary.json: what the run cost (the report's comparison reads it). wall_s counts from
+    the stage's set-up (data, models, a cached reference) to the end; peak memory is this process's
+    since set-up. A resumed run adds its earlier training time but not its earlier set-up."""
+    info = env.dist
+    summary = {
+        "stage": stage_name(env.config),
+        "seed": env.config.run.seed,
+        "steps": steps,
+        "tokens": tokens,
+        "train_s": round(train_s, 3),
+        "wall_s": round(wall_s, 3),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "rss_at_start_mib": round(env.rss_at_start_mib, 1),
+        "device": info.device.type,
+        "processes": info.world_size,
+        "threads": torch.get_num_threads(),
+        "resumed": env.resume_from is not None,
+        "data": dict(getattr(task, "data_counts", {})),
+    }
+    if info.device.type == "cuda":
+        summary["gpu_peak_gib"] = round(torch.cuda.max_memory_allocated(info.device) / 2**30, 3)
+    tmp = env.run_dir / ".run_summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=1) + "\n")
+    os.replace(tmp, env.run_dir / "run_summary.json")
 
 
 def _write_model_dir(task: Task, model, directory: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,30 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def reset_peak_memory() -> None:
+    """Restart the peak-RSS count (Linux: /proc/self/clear_refs), so a stage run in a process that
+    ran others before it reports its own peak; elsewhere the process's peak stands."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mib(field: str = "VmHWM") -> float:
+    """The process's peak resident memory since start or the last reset_peak_memory, in MiB
+    (field="VmRSS": the resident memory now)."""
+    try:
+        match = re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text())
+    except OSError:
+        match = None
+    if match:
+        return int(match.group(1)) / 1024
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 def plot_curves(run_dir: Path) -> list[Path]:
