@@ -201,16 +201,3 @@ def test_two_processes_under_torchrun_give_the_same_curve_as_one(corpus, tmp_pat
              for d in ("one", "two")]  # fmt: skip
     assert [e for e in evals[0] if e] == pytest.approx([e for e in evals[1] if e], rel=1e-5)
     assert not (tmp_path / "two" / "config.yaml").read_text().count("rank"), "one config, written once"
-
-
-def test_demo_quick_runs_and_skips_what_is_done(tmp_path):
-    first = run_cli("demo", "--quick", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
-    final = tmp_path / "runs" / "demo-quick" / "pretrain" / "final"
-    assert (final / "model.safetensors").is_file()
-    assert (tmp_path / "runs" / "demo-quick" / "sft" / "final" / "model.safetensors").is_file()
-    assert "after SFT | I can't log in to my account, what should I do?" in first.stdout
-    assert (tmp_path / "runs" / "demo-quick" / "classify" / "final" / "config.json").is_file()
-    assert "classify (MiniLM body + new intent head), held-out: {'accuracy'" in first.stdout
-    again = run_cli("demo", "--quick", cwd=tmp_path)
-    assert again.returncode == 0 and "skipped" in again.stdout

@@ -124,11 +124,12 @@ def build_lineage(root: Path) -> dict[str, Path]:
     return runs
 
 
-# (method, run name) -> rm_score, kl, win_rate, answer_length. Hand-derived below:
+# (method, run name) -> rm_score, kl, win_rate, answer_length. Hand-derived below (a verdict needs a gain
+# beyond 2 x the standard error of the difference, sqrt(s1^2/n1 + s2^2/n2)):
 #   SFT  rm [1.0, 1.2]   mean 1.1, sample std sqrt(0.02) = 0.141
-#   PPO  rm [1.9, 2.3]   mean 2.1, std sqrt(0.08) = 0.283; gain +1.0 > 2 * hypot(0.141, 0.283) = 0.632: above
-#   DPO  rm [1.25, 1.35] mean 1.3, std sqrt(0.005) = 0.071; gain +0.2 < 2 * hypot(0.141, 0.071) = 0.316: within noise
-#   GRPO rm [0.5]        std 0; gain -0.6 < -2 * 0.141 = -0.283: below
+#   PPO  rm [1.9, 2.3]   mean 2.1, std sqrt(0.08) = 0.283; error sqrt(0.02/2 + 0.08/2) = 0.224; +1.0 > 0.447: above
+#   DPO  rm [1.25, 1.35] mean 1.3, std sqrt(0.005) = 0.071; error sqrt(0.01 + 0.0025) = 0.112; +0.2 < 0.224: noise
+#   GRPO rm [0.5]        one seed: no spread, no verdict
 #   KTO  no figures: no verdict, "–" in the policy rows
 FIGURES = {
     ("sft", "sft"): (1.0, 0.0, 0.5, 10), ("sft", "sft-2"): (1.2, 0.4, 0.6, 12),
@@ -255,43 +256,52 @@ def test_conclusions_state_verdicts_costs_and_spread(lineage):
     compare = json.loads((root / "compare" / "compare.json").read_text())
     lines = report.conclusions(report.method_rows(report.find_runs([root]), compare))
     assert lines == [
-        "PPO ends above SFT under the reward model: +1.00 (seeds' combined std 0.32), win rate 0.65 ± 0.14, "
-        "KL to SFT 3.0 ± 1.4 nats per answer.",
+        "PPO ends above SFT under the reward model: +1.00 (standard error 0.22 over 2 and 2 seeds), win rate "
+        "against the SFT model 0.65 ± 0.14, KL to it 3.0 ± 1.4 nats per answer.",
         # 55 / 12 = 4.58x the time, 1200 / 600 = 2.0x the memory
         "PPO costs 4.6x SFT's time from the base model (sft, rm, ppo) and 2.0x its peak memory.",
-        "DPO ends within noise of SFT under the reward model: +0.20 (seeds' combined std 0.16), "
-        "win rate 0.50 ± 0.00, KL to SFT 1.0 ± 0.0 nats per answer.",
+        "DPO ends within noise of SFT under the reward model: +0.20 (standard error 0.11 over 2 and 2 seeds), "
+        "win rate against the SFT model 0.50 ± 0.00, KL to it 1.0 ± 0.0 nats per answer.",
         "DPO costs 1.5x SFT's time from the base model (sft, dpo) and 1.0x its peak memory.",  # 18 / 12
         "KTO costs 1.3x SFT's time from the base model (sft, kto) and 1.0x its peak memory.",  # 16 / 12; no verdict
-        "GRPO ends below SFT under the reward model: -0.60 (seeds' combined std 0.14), win rate 0.25 ± 0.00, "
-        "KL to SFT 3.0 ± 0.0 nats per answer.",
         "GRPO costs 2.9x SFT's time from the base model (sft, rm, grpo) and 1.0x its peak memory.",  # 35 / 12
+        # the second SFT seed's KL to the first (0.4; the first's own 0.0 left out); KTO has no KL figure
+        "Another SFT seed ends 0.4 nats per answer away from the first SFT model; PPO moves it 3.0, DPO moves it "
+        "1.0, GRPO moves it 3.0 (KL of the final policy to the SFT model it started from).",
         "Across seeds the reward-model score varies least for GRPO (std 0.00) and most for PPO (std 0.28).",
     ]
     assert report.conclusions({k: v for k, v in report.method_rows(report.find_runs([root]), compare).items()
                                if k != "sft"}) == []  # fmt: skip  # nothing to compare against
 
 
-def entry(score: float, std: float) -> dict:
+def entry(score: float, std: float, seeds: int = 4) -> dict:
     return {"rm_score": (score, std), "win_rate": (0.5, 0.0), "kl": (1.0, 0.0), "chain_wall_s": (10.0, 0.0),
-            "peak_rss_mib": (100.0, 0.0), "chain": ["dpo", "sft"]}  # fmt: skip
+            "peak_rss_mib": (100.0, 0.0), "chain": ["dpo", "sft"], "scored": seeds}  # fmt: skip
 
 
-# SFT 1.0 ± 0.375 and DPO x ± 0.5: combined std hypot(0.375, 0.5) = 0.625 exactly, the bar 2 x 0.625 = 1.25.
+# SFT 1.0 ± 0.375 and DPO x ± 0.5, 4 seeds each: standard error sqrt(0.375^2/4 + 0.5^2/4) = 0.625 / 2
+# = 0.3125 exactly, the bar 2 x 0.3125 = 0.625 (every number here is exact in binary).
 @pytest.mark.parametrize(
     ("score", "verdict"),
     [
-        (2.375, "above"),
-        (2.25, "within noise of"),
-        (-0.25, "within noise of"),
-        (-0.375, "below"),
+        (1.75, "above"),
+        (1.625, "within noise of"),  # exactly on the bar: not beyond it
+        (1.5, "within noise of"),
+        (0.5, "within noise of"),
+        (0.25, "below"),
         (1.0, "within noise of"),
     ],
 )
-def test_a_difference_counts_only_beyond_twice_the_combined_std(score, verdict):
+def test_a_difference_counts_only_beyond_twice_its_standard_error(score, verdict):
     lines = report.conclusions({"sft": entry(1.0, 0.375), "dpo": entry(score, 0.5)})
     assert lines[0].startswith(f"DPO ends {verdict} SFT under the reward model: {score - 1.0:+.2f} ")
-    assert "(seeds' combined std 0.62)" in lines[0]  # 0.625, rounded half to even
+    assert "(standard error 0.31 over 4 and 4 seeds)" in lines[0]
+
+
+def test_one_seed_gives_no_verdict():
+    lines = report.conclusions({"sft": entry(1.0, 0.0, seeds=1), "dpo": entry(3.0, 0.0, seeds=3)})
+    assert not any("ends" in line for line in lines)
+    assert lines[0].startswith("DPO costs 1.0x SFT's time")
 
 
 def test_comparison_table_rows(lineage):
@@ -341,7 +351,8 @@ def test_write_report_writes_the_table_conclusions_answers_runs_and_plots(lineag
     assert "measured on cpu with 2 thread(s), 1 process(es)" in text
     assert "the same 8 held-out prompts (2 answer(s) each, sampled at temperature 1, seed 0, at most 16 tokens)" in text
     assert "- PPO ends above SFT under the reward model: +1.00" in text
-    assert "- GRPO ends below SFT under the reward model: -0.60" in text
+    assert "- DPO ends within noise of SFT under the reward model: +0.20" in text
+    assert "GRPO ends" not in text  # one seed: no verdict
     assert "![comparison](plots/comparison.png)" in text and "![curves](plots/curves.png)" in text
     for name in ("curves.png", "comparison.png"):
         assert (out / "plots" / name).read_bytes()[:8] == PNG
@@ -350,9 +361,10 @@ def test_write_report_writes_the_table_conclusions_answers_runs_and_plots(lineag
     assert "**SFT**\n\n> On its way.\n> Soon." in text and "**PPO**\n\n> (empty)" in text
     assert "**BASE**\n\n> parcel parcel" in text
     # one line per run: 10 runs, pretraining and the reward model included
-    assert f"| {runs['ppo-2']} | ppo | 1 | 4 | 50.0 | 1400 | 20 prompts |" in text
-    assert f"| {runs['pretrain']} | pretrain | 0 | 4 | 1000.0 | 900 | 50 rows, 5000 tokens |" in text
-    assert len(re.findall(r"^\| /.* \| \w+ \| \d \| 4 \|", text, flags=re.M)) == 10
+    # (with each run's last held-out figure: make_run logs eval_<metric> = 0.5 + seed at the last step)
+    assert f"| {runs['ppo-2'].name} | ppo | 1 | 4 | 50.0 | 1400 | 20 prompts | reward 1.5 |" in text
+    assert f"| {runs['pretrain'].name} | pretrain | 0 | 4 | 1000.0 | 900 | 50 rows, 5000 tokens | loss 0.5 |" in text
+    assert len(re.findall(r"^\| [\w-]+ \| \w+ \| \d \| 4 \|", text, flags=re.M)) == 10
     assert text.startswith(f"# alignkit report\n\n10 runs from {root}; ")
 
 

@@ -276,36 +276,38 @@ def chat_command(
 
 
 @app.command()
-def demo(quick: bool = typer.Option(False, help="a much smaller run, for a smoke test")) -> None:
-    """The lifecycle on the embedded demo data (today: pretrain, SFT and a classification head)."""
-    import json
+def demo(
+    quick: bool = typer.Option(False, help="a much smaller run (under a minute), for a smoke test"),
+    seed: int = typer.Option(0, help="first seed: every stage's seed, and the seeds of repeated runs count from it"),
+    seeds: int = typer.Option(3, help="runs of SFT, PPO, DPO and GRPO, each with its own seed (their spread)"),
+    interactive: bool = typer.Option(False, help="serve the rating page and wait for people before the reward model"),
+    port: int = typer.Option(8000, help="--interactive: the rating page's port"),
+    output_dir: str = typer.Option(None, "--output-dir", help="default: runs/demo (runs/demo-quick with --quick)"),
+) -> None:
+    """The whole lifecycle on the embedded data, then report.md: pretrain, SFT, classify, feedback, reward
+    model, PPO, DPO and GRPO, and the measured SFT-versus-RLHF comparison."""
+    from pathlib import Path
 
-    from alignkit.models import load
-    from alignkit.rollout import Sampling
-    from alignkit.rollout import generate as run_generate
-    from alignkit.stages import classify, pretrain, sft
-    from alignkit.train.checkpoint import run_or_continue
+    from alignkit import demo as demo_mod
 
-    base = pretrain.ensure_demo_model(quick)
-    print(f"pretrain: {base}")
-    root = base.parent.parent
-    final = sft.ensure_demo_model(quick)
-    prompts = ["我不能登录我的账号，我该怎么办？", "I can't log in to my account, what should I do?"]
-    greedy = Sampling(max_new_tokens=160)
-    for title, directory, chat in (("base model", base, False), ("after SFT", final, True)):
-        tokenizer, lm = load.load_tokenizer(directory), load.load_causal_lm(directory)
-        for text, answer in zip(prompts, run_generate(lm, tokenizer, prompts, greedy, chat=chat), strict=True):
-            print(f"--- {title} | {text}\n{answer.strip()}\n")
+    root = Path(output_dir or ("runs/demo-quick" if quick else "runs/demo"))
+    demo_mod.run(root, seed=seed, seeds=seeds, quick=quick, interactive=interactive, port=port)
 
-    small = ["--max-steps", "4", "--eval-every", "0"] if quick else []
-    classifier = run_or_continue(
-        "classify", root / "classify",
-        lambda args: classify.run(config_mod.resolve(config_mod.ClassifyConfig, args)), small,
-    )  # fmt: skip
-    report = classifier / "eval_report.json"
-    if report.is_file():
-        shown = {k: round(v, 3) for k, v in json.loads(report.read_text()).items()}
-        print(f"classify (MiniLM body + new intent head), held-out: {shown}")
+
+@app.command()
+def report(
+    run_dirs: list[str] = typer.Argument(..., help="run directories, or directories holding them (a demo's)"),
+    out: str = typer.Option(None, "--out", help="where report.md and plots/ go; default: the first directory"),
+) -> None:
+    """report.md + PNG plots from finished runs: curves, costs, and (with a compare.json beside them, as
+    the demo writes) the SFT-versus-RLHF table and the answers side by side."""
+    from pathlib import Path
+
+    from alignkit import report as report_mod
+
+    paths = [Path(p) for p in run_dirs]
+    written = report_mod.write_report(paths, Path(out) if out else paths[0])
+    print(f"report: {written}")
 
 
 from alignkit.feedback.cli import feedback_app  # noqa: E402

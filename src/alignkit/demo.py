@@ -29,77 +29,49 @@ SHOWCASE = [
 
 @dataclass(frozen=True)
 class Profile:
-    """Options passed to each stage (on top of its defaults) and the comparison's size."""
+    """Options each stage gets on top of its defaults, and the comparison's size."""
 
-    pretrain: tuple[str, ...]
-    sft: tuple[str, ...]
-    classify: tuple[str, ...]
-    rm: tuple[str, ...]
-    ppo: tuple[str, ...]
-    dpo: tuple[str, ...]
-    grpo: tuple[str, ...]
+    pretrain: str
+    sft: str
+    classify: str
+    rm: str
+    ppo: str
+    dpo: str
+    grpo: str
     held_out: int  # preference prompts kept out of every stage, answered in the comparison
     answer_tokens: int  # tokens per answer in the comparison
+
+    def args(self, stage: str) -> list[str]:
+        return getattr(self, stage).split()
 
 
 PROFILES = {
     "default": Profile(
-        pretrain=("--max-steps", "70", "--eval-every", "0"),
-        sft=("--run.epochs", "2", "--eval-every", "0"),
-        classify=("--max-steps", "30", "--eval-every", "0"),
-        rm=("--run.epochs", "1", "--eval-every", "0"),
-        ppo=("--ppo.iterations", "7", "--ppo.max-new-tokens", "96", "--eval-every", "0", "--save-every", "0"),
-        dpo=("--eval-every", "0"),
-        grpo=("--grpo.iterations", "8", "--grpo.max-new-tokens", "96", "--grpo.prompts-per-iteration", "8",
-              "--grpo.group-size", "4", "--batch-size", "32", "--eval-every", "0", "--save-every", "0"),
+        pretrain="--max-steps 60 --eval-every 0",
+        sft="--run.epochs 3 --batch-size 8 --micro-batch-size 8 --lr 4e-3 --eval-every 0",
+        classify="--max-steps 24 --eval-every 0",
+        rm="--max-steps 30 --eval-every 0",
+        ppo="--ppo.iterations 8 --ppo.rollout-batch-size 16 --batch-size 8 --micro-batch-size 8 --lr 1e-4 "
+        "--ppo.max-new-tokens 96 --save-every 0",
+        dpo="--max-steps 12 --eval-every 0",
+        grpo="--grpo.iterations 12 --grpo.prompts-per-iteration 4 --grpo.group-size 4 --batch-size 16 "
+        "--grpo.max-new-tokens 96 --save-every 0",
         held_out=48,
         answer_tokens=96,
-    ),  # fmt: skip
+    ),
     "quick": Profile(
-        pretrain=("--max-steps", "20", "--batch-size", "8", "--eval-every", "0", "--model.vocab-size", "2048"),
-        sft=("--max-steps", "8", "--eval-every", "0"),
-        classify=("--max-steps", "3", "--eval-every", "0"),
-        rm=("--max-steps", "4", "--eval-every", "0"),
-        ppo=(
-            "--ppo.iterations",
-            "2",
-            "--ppo.rollout-batch-size",
-            "8",
-            "--batch-size",
-            "8",
-            "--micro-batch-size",
-            "8",
-            "--ppo.ppo-epochs",
-            "1",
-            "--ppo.max-new-tokens",
-            "16",
-            "--eval-every",
-            "0",
-            "--data.eval-prompts",
-            "8",
-        ),
-        dpo=("--max-steps", "3", "--eval-every", "0"),
-        grpo=(
-            "--grpo.iterations",
-            "2",
-            "--grpo.prompts-per-iteration",
-            "2",
-            "--grpo.group-size",
-            "4",
-            "--batch-size",
-            "8",
-            "--micro-batch-size",
-            "8",
-            "--grpo.max-new-tokens",
-            "16",
-            "--eval-every",
-            "0",
-            "--data.eval-prompts",
-            "8",
-        ),
+        pretrain="--max-steps 12 --batch-size 8 --eval-every 0 --model.vocab-size 2048",
+        sft="--max-steps 4 --eval-every 0",
+        classify="--max-steps 2 --eval-every 0",
+        rm="--max-steps 3 --eval-every 0",
+        ppo="--ppo.iterations 2 --ppo.rollout-batch-size 8 --batch-size 8 --micro-batch-size 8 --ppo.ppo-epochs 1 "
+        "--ppo.max-new-tokens 16",
+        dpo="--max-steps 2 --eval-every 0",
+        grpo="--grpo.iterations 2 --grpo.prompts-per-iteration 2 --grpo.group-size 4 --batch-size 8 "
+        "--micro-batch-size 8 --grpo.max-new-tokens 16",
         held_out=8,
         answer_tokens=16,
-    ),  # fmt: skip
+    ),
 }
 
 POLICY_METHODS = ("ppo", "dpo", "grpo")
@@ -124,6 +96,7 @@ def stage_run(name: str, directory: Path, args: list[str]) -> Path:
     }[name]  # fmt: skip
     stage = importlib.import_module(f"alignkit.stages.{module}")
     started = time.perf_counter()
+    args = [*args, "--run.plots", "false"]  # the report draws every stage's curves; PNGs per metric cost seconds
     final = run_or_continue(name, directory, lambda a: stage.run(config_mod.resolve(config_cls, a)), args)
     print(f"[demo] {directory}: {time.perf_counter() - started:.0f} s", flush=True)
     return final
@@ -174,12 +147,14 @@ def collect_feedback(
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / "feedback.db"
     store = Store(str(database))
+    if interactive:  # first, so that the new candidates head each rater's queue
+        add_candidates(store, sft_final, train_pairs, seed)
     if not (directory / ".imported").is_file():
         prompts, ratings = store.import_items(read_import("demo"))
         (directory / ".imported").write_text("demo\n")
         print(f"feedback: the embedded ratings imported into {database}: {prompts} prompts, {ratings} ratings")
     if interactive:
-        serve_for_people(store, database, sft_final, train_pairs, seed, port)
+        serve_for_people(store, database, port)
     rows, dropped = export_rows(store, "pairs")
     write_jsonl(exported, rows)
     note = f" (dropped: {dropped})" if dropped else ""
@@ -187,34 +162,41 @@ def collect_feedback(
     return exported
 
 
-def serve_for_people(
-    store, database: Path, sft_final: Path, train_pairs: Path, seed: int, port: int = 8000, prompts: int = 8
-) -> None:
-    """Two answers of the SFT model to a few training prompts, stored; the rating page served until Enter."""
-    import threading
-
-    import uvicorn
-
+def add_candidates(store, sft_final: Path, train_pairs: Path, seed: int, prompts: int = 8) -> None:
+    """Two sampled answers of the SFT model to a few training prompts, stored for people to rate."""
     from alignkit import rollout
-    from alignkit.feedback.app import create_app
     from alignkit.models import load
 
     records = rollout.read_prompts(str(train_pairs))[:prompts]
     tokenizer, lm = load.load_tokenizer(sft_final), load.load_causal_lm(sft_final)
     questions = [rollout.prompt_of(r) for r in records]
+    settings = {"temperature": 0.8, "top_p": 0.95, "seed": seed, "n": 2, "max_new_tokens": 128}
     candidates = [
         rollout.generate(lm, tokenizer, questions, rollout.Sampling(128, 0.8, 0.95, 0, seed + i), chat=True)
         for i in range(2)
     ]
-    generation = store.add_generation(str(sft_final.resolve()), {"temperature": 0.8, "top_p": 0.95, "seed": seed})
+    generation = store.add_generation(str(sft_final.resolve()), settings)
     for index, record in enumerate(records):
         store.add_prompt(rollout.question_of(record), [c[index].strip() for c in candidates], generation)
+
+
+def serve_for_people(store, database: Path, port: int = 8000) -> None:
+    """The rating page, served until Enter is pressed here."""
+    import threading
+
+    import uvicorn
+
+    from alignkit.feedback.app import create_app
+
     token = store.add_rater("you", True)
     server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    print(f"feedback: rate {len(records)} new prompts at http://127.0.0.1:{port}/ with the token {token} "
-          f"(database {database}); press Enter here when done", flush=True)  # fmt: skip
+    print(
+        f"feedback: rate the new answers at http://127.0.0.1:{port}/ with the token {token} (database {database}); "
+        "press Enter here when done",
+        flush=True,
+    )
     input()
     server.should_exit = True
     thread.join(timeout=10)
@@ -263,20 +245,21 @@ def run(
     root.mkdir(parents=True, exist_ok=True)
     train_pairs, held_pairs = split_prompts(root / "data", profile.held_out, seed)
 
-    base = stage_run("pretrain", root / "pretrain", ["--seed", str(seed), *profile.pretrain])
+    base = stage_run("pretrain", root / "pretrain", ["--seed", str(seed), *profile.args("pretrain")])
     if upto == "pretrain":
         return base
+    sft_args = ["--model", str(base), *profile.args("sft")]
     sfts = [
-        stage_run("sft", root / run_name("sft", k), ["--model", str(base), "--seed", str(seed + k), *profile.sft])
+        stage_run("sft", root / run_name("sft", k), [*sft_args, "--seed", str(seed + k)])
         for k in range(1 if upto else seeds)
     ]
     sft_final = sfts[0]
     if upto == "sft":
         return sft_final
     if upto is None:
-        shown = report.greedy_answers(sft_final, SHOWCASE[:2], True, 96)
+        shown = report.greedy_answers(sft_final, SHOWCASE[:2], True, profile.answer_tokens)
         print("\n".join(f"[demo] the SFT model, greedy | {q}\n{a}\n" for q, a in zip(SHOWCASE, shown, strict=False)))
-        classifier = stage_run("classify", root / "classify", ["--seed", str(seed), *profile.classify])
+        classifier = stage_run("classify", root / "classify", ["--seed", str(seed), *profile.args("classify")])
         if (classifier / "eval_report.json").is_file():
             figures = json.loads((classifier / "eval_report.json").read_text())
             print("[demo] classify (MiniLM body + new intent head), held-out: " + "  ".join(
@@ -286,7 +269,7 @@ def run(
     rm_final = stage_run(
         "rm", root / "rm",
         ["--model", str(sft_final), "--data", str(pairs), "--data.eval-path", str(held_pairs), "--seed", str(seed),
-         *profile.rm],
+         *profile.args("rm")],
     )  # fmt: skip
     if upto == "rm":
         return rm_final
@@ -297,19 +280,24 @@ def run(
     for k in range(seeds):
         seeded = ["--seed", str(seed + k)]
         stage_run("ppo", root / run_name("ppo", k),
-                  [*prompts, "--ppo.reward-model", str(rm_final), *seeded, *profile.ppo])  # fmt: skip
+                  [*prompts, "--ppo.reward-model", str(rm_final), *seeded, *profile.args("ppo")])  # fmt: skip
         stage_run("dpo", root / run_name("dpo", k),
                   ["--model", str(sft_final), "--data", str(pairs), "--data.eval-path", str(held_pairs), *seeded,
-                   *profile.dpo])  # fmt: skip
+                   *profile.args("dpo")])  # fmt: skip
         stage_run("grpo", root / run_name("grpo", k),
-                  [*prompts, "--grpo.reward", str(rm_final), *seeded, *profile.grpo])  # fmt: skip
+                  [*prompts, "--grpo.reward", str(rm_final), *seeded, *profile.args("grpo")])  # fmt: skip
 
     compare_file = root / "compare" / "compare.json"
     if compare_file.is_file():
         print(f"compare: {compare_file} is there; skipped")
     else:
         runs = report.find_runs([root])
-        reference = next(r for r in runs if r.final.resolve() == sft_final.resolve())
+        reference = next((r for r in runs if r.final.resolve() == sft_final.resolve()), None)
+        if reference is None:
+            raise UserError(
+                f"{sft_final.parent}: no run_summary.json (a run from an older alignkit?); "
+                f"remove {root} or pass --output-dir to start afresh"
+            )
         policies = [r for r in runs if r.stage in ("sft", *POLICY_METHODS)]
         records = [{"prompt": row.fields["prompt"]} for row in read_rows(held_pairs)]
         print(f"compare: {len(policies)} policies answer {len(records)} held-out prompts", flush=True)

@@ -115,12 +115,15 @@ def win_rate(scores: torch.Tensor, against: torch.Tensor) -> float:
     return float(((scores > against).float() + 0.5 * (scores == against).float()).mean())
 
 
-def greedy_answers(directory: Path, prompts: list[str], chat: bool, max_new_tokens: int) -> list[str]:
+def greedy_answers(
+    directory: Path, prompts: list[str], chat: bool, max_new_tokens: int, temperature: float = 0.0, seed: int = 0
+) -> list[str]:
+    """Answers to `prompts` (greedy unless a temperature is given); chat: through the chat template."""
     from alignkit import rollout
     from alignkit.models import load
 
     tokenizer, lm = load.load_tokenizer(directory), load.load_causal_lm(directory)
-    sampling = rollout.Sampling(max_new_tokens=max_new_tokens)
+    sampling = rollout.Sampling(max_new_tokens, temperature, 0.95 if temperature else 1.0, 0, seed)
     return [a.strip() for a in rollout.generate(lm, tokenizer, prompts, sampling, chat=chat)]
 
 
@@ -160,8 +163,8 @@ def compare_policies(
                                 "rm_score": score})  # fmt: skip
     shown = {}
     if showcase:
-        if base_dir is not None:
-            shown["base"] = greedy_answers(base_dir, list(showcase), False, max_new_tokens)
+        if base_dir is not None:  # a base model continues text (greedy, it repeats newlines): sampled
+            shown["base"] = greedy_answers(base_dir, [f"{p}\n" for p in showcase], False, max_new_tokens, 0.8, seed)
         for run in policies:
             if (
                 run.seed == reference.seed
@@ -280,13 +283,16 @@ def method_rows(runs: list[Run], compare: dict | None, compare_dir: Path | None 
         }
         for key in ("rm_score", "kl", "win_rate", "answer_length"):
             entry[key] = mean_std([f[key] for f in figures])
+        entry["kl_values"] = [f["kl"] for f in figures]
+        entry["scored"] = len(figures)
         table[method] = entry
     return table
 
 
 def conclusions(table: dict[str, dict]) -> list[str]:
-    """Statements the table supports, each with the spread it rests on (a difference counts as real
-    when it exceeds twice the combined standard deviation of the seeds)."""
+    """Statements the table supports, each with the spread it rests on: a difference between two
+    methods' mean scores counts when it exceeds twice its standard error, sqrt(s1^2/n1 + s2^2/n2)
+    over their seeds (with one seed each there is no spread, and no verdict)."""
     lines = []
     if "sft" not in table:
         return lines
@@ -296,13 +302,14 @@ def conclusions(table: dict[str, dict]) -> list[str]:
             continue
         entry = table[method]
         (score, score_sd), (base, base_sd) = entry["rm_score"], sft["rm_score"]
-        if not math.isnan(score) and not math.isnan(base):
-            gain, spread = score - base, math.hypot(score_sd, base_sd)
-            verdict = "above" if gain > 2 * spread else "below" if gain < -2 * spread else "within noise of"
+        counts = entry["scored"], sft["scored"]
+        if not math.isnan(score) and not math.isnan(base) and min(counts) > 1:
+            gain, error = score - base, math.sqrt(score_sd**2 / counts[0] + base_sd**2 / counts[1])
+            verdict = "above" if gain > 2 * error else "below" if gain < -2 * error else "within noise of"
             lines.append(
                 f"{method.upper()} ends {verdict} SFT under the reward model: {gain:+.2f} "
-                f"(seeds' combined std {spread:.2f}), win rate {_fmt(*entry['win_rate'])}, "
-                f"KL to SFT {_fmt(*entry['kl'], digits=1)} nats per answer."
+                f"(standard error {error:.2f} over {counts[0]} and {counts[1]} seeds), win rate against the SFT "
+                f"model {_fmt(*entry['win_rate'])}, KL to it {_fmt(*entry['kl'], digits=1)} nats per answer."
             )
         wall, sft_wall = entry["chain_wall_s"][0], sft["chain_wall_s"][0]
         memory, sft_memory = entry["peak_rss_mib"][0], sft["peak_rss_mib"][0]
@@ -311,6 +318,14 @@ def conclusions(table: dict[str, dict]) -> list[str]:
                 f"{method.upper()} costs {wall / sft_wall:.1f}x SFT's time from the base model "
                 f"({', '.join(entry['chain'][::-1])}) and {memory / sft_memory:.1f}x its peak memory."
             )
+    apart = [kl for kl in sft.get("kl_values", []) if kl != 0.0]  # the other SFT seeds against the first
+    moved = {m: e["kl"][0] for m, e in table.items() if m != "sft" and not math.isnan(e["kl"][0])}
+    if apart and moved:
+        lines.append(
+            f"Another SFT seed ends {statistics.fmean(apart):.1f} nats per answer away from the first SFT model; "
+            + ", ".join(f"{m.upper()} moves it {kl:.1f}" for m, kl in moved.items())
+            + " (KL of the final policy to the SFT model it started from)."
+        )
     stds = {m: e["rm_score"][1] for m, e in table.items() if not math.isnan(e["rm_score"][1])}
     if len(stds) > 1:
         steadiest, shakiest = min(stds, key=stds.get), max(stds, key=stds.get)
@@ -400,7 +415,7 @@ def plot_stage_curves(runs: list[Run], path: Path) -> Path | None:
 
 
 def plot_comparison(table: dict[str, dict], path: Path) -> Path | None:
-    """Reward-model score and KL to SFT per method, mean and std over seeds."""
+    """Reward-model score, KL to the SFT model, time and memory per method: mean and std over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -409,23 +424,49 @@ def plot_comparison(table: dict[str, dict], path: Path) -> Path | None:
     methods = [m for m, e in table.items() if not math.isnan(e["rm_score"][0])]
     if not methods:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     panels = (
         ("rm_score", "reward-model score"),
-        ("kl", "KL to SFT (nats per answer)"),
+        ("kl", "KL to the first SFT model (nats/answer)"),
         ("chain_wall_s", "seconds from the base model"),
+        ("peak_rss_mib", "peak memory (MiB)"),
     )
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.2))
     for ax, (key, title) in zip(axes, panels, strict=True):
         means = [table[m][key][0] for m in methods]
         stds = [table[m][key][1] for m in methods]
         ax.bar([m.upper() for m in methods], means, yerr=stds, capsize=4, color=[f"C{i}" for i in range(len(methods))])
-        ax.set_title(title)
+        if key == "kl":  # other SFT seeds sit far from the first: a log scale keeps RL's few nats visible
+            ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_title(title, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def held_out_figures(run: Run) -> dict[str, float]:
+    """The run's last held-out evaluation (the eval_* metrics of its metrics.jsonl)."""
+    from alignkit.train.metrics import read_metrics
+
+    evals = [r for r in read_metrics(run.directory / "metrics.jsonl") if any(k.startswith("eval_") for k in r)]
+    if not evals:
+        return {}
+    return {k.removeprefix("eval_"): v for k, v in evals[-1].items() if k.startswith("eval_")}
+
+
+def stage_lines(runs: list[Run]) -> list[str]:
+    """One row per run: its cost and its own held-out figures."""
+    lines = ["| run | stage | seed | steps | wall s | peak MiB | data | held out, at the end |", "|---" * 8 + "|"]
+    for run in runs:
+        s = run.summary
+        shown = "  ".join(f"{k} {v:.3g}" for k, v in list(held_out_figures(run).items())[:4])
+        lines.append(
+            f"| {run.directory.name} | {run.stage} | {run.seed} | {s['steps']} | {s['wall_s']:.1f} | "
+            f"{s['peak_rss_mib']:.0f} | {_data_text(s.get('data', {}))} | {shown or '–'} |"
+        )
+    return lines
 
 
 def write_report(paths: list[Path], out: Path) -> Path:
@@ -469,6 +510,13 @@ def write_report(paths: list[Path], out: Path) -> Path:
     else:
         lines += ["No compare.json was found beside these runs: the policy figures are missing.", ""]
     lines += comparison_table(table)
+    lines += [
+        "",
+        "Wall time counts from a stage's set-up (data, models, a cached reference) to its final model; \"from the "
+        'base model" adds the stages it needs (a reward model, the SFT model), not pretraining, which all share. '
+        'Peak memory is the resident memory of the process at its highest during the stage; "added" is that '
+        "peak less what the process held when the stage began (in the demo, one process runs every stage).",
+    ]
     found = conclusions(table)
     if found:
         lines += ["", "### What the figures say", "", *[f"- {line}" for line in found]]
@@ -478,19 +526,18 @@ def write_report(paths: list[Path], out: Path) -> Path:
         lines += ["", "## Curves", "", f"![curves]({curves.relative_to(out)})"]
     if compare and compare.get("showcase"):
         lines += ["", "## The same prompts, answered", ""]
-        lines.append("Greedy answers of the base model (no chat template) and of one run of each method.")
+        lines.append(
+            "Greedy answers of the first run of each method. The base model has no chat template: it continues "
+            "the prompt's text (sampled at temperature 0.8, since greedily it repeats newlines)."
+        )
         for item in compare["showcase"]:
             lines += ["", f"### {item['prompt']}", ""]
-            for method, answer in item["answers"].items():
+            order = ["base", *METHODS]
+            ranked = sorted(item["answers"].items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
+            for method, answer in ranked:
                 quoted = "\n".join(f"> {line}" for line in (answer or "(empty)").splitlines())
                 lines += [f"**{method.upper()}**", "", quoted, ""]
-    lines += ["", "## Runs", "", "| run | stage | seed | steps | wall s | peak MiB | data |", "|---" * 7 + "|"]
-    for run in runs:
-        s = run.summary
-        lines.append(
-            f"| {run.directory} | {run.stage} | {run.seed} | {s['steps']} | {s['wall_s']:.1f} | "
-            f"{s['peak_rss_mib']:.0f} | {_data_text(s.get('data', {}))} |"
-        )
+    lines += ["", "## Runs", "", f"Directories under {', '.join(str(p) for p in paths)}.", "", *stage_lines(runs)]
     report = out / "report.md"
     tmp = out / ".report.md.tmp"
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

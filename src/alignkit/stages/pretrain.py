@@ -25,7 +25,6 @@ from alignkit.train.distributed import DistInfo
 from alignkit.train.loop import MicroBatch
 
 DEMO_CORPUS = "corpus.jsonl.gz"
-DEMO_RUNS = {False: Path("runs/demo/pretrain"), True: Path("runs/demo-quick/pretrain")}
 
 
 def read_documents(path: str, text_field: str | None) -> list[str]:
@@ -65,6 +64,7 @@ class PretrainTask:
         run = config.run
         self.order = loop.EpochOrder(len(train_rows), run.batch_size, run.seed)
         self.total_steps = run.max_steps or self.order.steps_per_epoch(run.epochs)
+        self.data_counts = {"rows": len(train_rows), "tokens": train_rows.numel()}
         self.flops_per_token = load.train_flops_per_token(model, seq_len=train_rows.shape[1] - 1)
 
     def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
@@ -153,15 +153,9 @@ def run(config: PretrainConfig) -> Path:
 
 
 def ensure_demo_model(quick: bool = False) -> Path:
-    """The demo's pretrained model (final/ of runs/demo[-quick]/pretrain), trained first if missing;
-    an interrupted demo run is resumed, not restarted."""
-    from alignkit.config import resolve
-    from alignkit.train.checkpoint import run_or_continue
+    """The demo's pretrained model:
+    final/ of its run in runs/demo (runs/demo-quick), with the lifecycle's stages up to it run
+    first where missing, exactly as `alignkit demo` runs them."""
+    from alignkit import demo
 
-    out = DEMO_RUNS[quick]
-    if (out / "final" / "config.json").is_file():
-        return out / "final"
-    print(f"pretrain: training the demo base model first, in {out}")
-    quick_args = ["--max-steps", "20", "--batch-size", "8", "--eval-every", "0", "--model.vocab-size", "2048"]
-    args = quick_args if quick else []
-    return run_or_continue("pretrain", out, lambda a: run(resolve(PretrainConfig, a)), args)
+    return demo.ensure("pretrain", quick)

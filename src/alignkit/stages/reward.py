@@ -131,6 +131,7 @@ class RewardTask:
         run = config.run
         self.order = loop.EpochOrder(self.rows, run.batch_size, run.seed)
         self.total_steps = run.max_steps or self.order.steps_per_epoch(run.epochs)
+        self.data_counts = {"pairs" if self.pairwise else "scores": self.rows}  # judgements people gave
         self.packed = config.data.packing and heads.packed_family(model) is not None
         mean_length = sum(len(x) for x in train.input_ids) / len(train)
         self.flops_per_token = load.train_flops_per_token(model, seq_len=round(mean_length))
@@ -275,12 +276,9 @@ def score(model_dir: str, data: str, out: str, batch_size: int = 32, max_length:
 
 
 def ensure_demo_model(quick: bool = False) -> Path:
-    """The demo's reward model (final/ of runs/demo[-quick]/rm) on the demo assistant's body, trained
-    first if missing; an interrupted run is resumed."""
-    from alignkit.config import resolve
-    from alignkit.stages import sft
-    from alignkit.train.checkpoint import run_or_continue
+    """The demo's reward model:
+    final/ of its run in runs/demo (runs/demo-quick), with the lifecycle's stages up to it run
+    first where missing, exactly as `alignkit demo` runs them."""
+    from alignkit import demo
 
-    body = sft.ensure_demo_model(quick)
-    args = ["--model", str(body), *(["--max-steps", "6", "--eval-every", "0"] if quick else [])]
-    return run_or_continue("rm", body.parent.parent / "rm", lambda a: run(resolve(RewardConfig, a)), args)
+    return demo.ensure("rm", quick)

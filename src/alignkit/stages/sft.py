@@ -78,6 +78,7 @@ class SFTTask:
         run = config.run
         self.order = loop.EpochOrder(len(train), run.batch_size, run.seed)
         self.total_steps = run.max_steps or self.order.steps_per_epoch(run.epochs)
+        self.data_counts = {"examples": len(train)}  # answers someone wrote
         mean_length = sum(len(e) for e in train) / len(train)
         # Packed attention costs sum(len_i^2), so the per-token attention term uses the mean length.
         self.flops_per_token = load.train_flops_per_token(model, seq_len=round(mean_length))
@@ -190,12 +191,9 @@ def run(config: SFTConfig) -> Path:
 
 
 def ensure_demo_model(quick: bool = False) -> Path:
-    """The demo's assistant (final/ of runs/demo[-quick]/sft), trained from the demo base model first
-    if missing; an interrupted run is resumed."""
-    from alignkit.config import resolve
-    from alignkit.stages import pretrain
-    from alignkit.train.checkpoint import run_or_continue
+    """The demo's assistant (its first SFT model):
+    final/ of its run in runs/demo (runs/demo-quick), with the lifecycle's stages up to it run
+    first where missing, exactly as `alignkit demo` runs them."""
+    from alignkit import demo
 
-    base = pretrain.ensure_demo_model(quick)
-    args = ["--model", str(base), *(["--max-steps", "10", "--eval-every", "0"] if quick else [])]
-    return run_or_continue("sft", base.parent.parent / "sft", lambda a: run(resolve(SFTConfig, a)), args)
+    return demo.ensure("sft", quick)
