@@ -157,3 +157,63 @@ def test_interactive_feedback_serves_the_page_and_exports_what_people_rate(polic
     # run again without people: nothing is imported twice
     again = demo.collect_feedback(tmp_path / "feedback", policy_dir, prompts, False, seed=0, port=port)
     assert len(again.read_text().splitlines()) == imported_once
+
+
+def test_demo_refuses_another_seed_or_profile_in_the_same_directory(tmp_path):
+    root = tmp_path / "made"
+    root.mkdir()
+    (root / "demo.json").write_text(json.dumps({"seed": 0, "profile": "quick"}))
+    result = run_cli("demo", "--quick", "--seed", "1", "--output-dir", root, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: {root} holds a demo made with --seed 0 (quick profile); pass --output-dir for another seed or profile"
+    ]
+    assert [p.name for p in root.iterdir()] == ["demo.json"]  # nothing else written
+
+
+def test_interactive_refuses_a_trained_reward_model_and_a_busy_port(tmp_path):
+    from alignkit.errors import UserError
+
+    root = tmp_path / "made"
+    (root / "rm" / "final").mkdir(parents=True)
+    with pytest.raises(UserError, match="is trained already; pass --output-dir"):
+        demo.run(root, quick=True, interactive=True)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(UserError, match=r"--port: 127\.0\.0\.1:\d+ is not free"):
+            demo.check_port(busy.getsockname()[1])
+
+
+def test_training_the_demo_models_inside_a_stage_is_not_that_stage_s_cost(monkeypatch, tmp_path):
+    """`alignkit ppo` with the demo's models trains them first when missing: the PPO run's clock, peak
+    memory and seed start again once they are there."""
+    import time
+    from types import SimpleNamespace
+
+    import torch
+
+    from alignkit.train import loop
+
+    env = loop.Env(SimpleNamespace(device=torch.device("cpu")), tmp_path, SimpleNamespace(run=SimpleNamespace(seed=7)),
+                   None, None)  # fmt: skip
+    loop.restart_accounting(env)
+    before = env.started
+
+    def nested_demo(root, quick=False, upto=None):  # what demo.run does to the process, in brief
+        inner = loop.Env(env.dist, tmp_path / "inner", SimpleNamespace(run=SimpleNamespace(seed=1)), None, None)
+        loop.restart_accounting(inner)
+        torch.rand(5)
+        loop.ACTIVE.remove(inner)
+        time.sleep(0.05)
+        return tmp_path / upto
+
+    monkeypatch.setattr(demo, "run", nested_demo)
+    try:
+        assert demo.ensure("sft") == tmp_path / "sft"
+        assert env.started > before + 0.04  # the clock starts after the demo models
+        drawn = torch.rand(3)
+        torch.manual_seed(7)
+        assert torch.equal(drawn, torch.rand(3))  # and the stage's own seed again
+    finally:
+        loop.ACTIVE.remove(env)

@@ -54,7 +54,8 @@ def test_mean_std_is_the_sample_std():
     # mean 5; squared deviations 9+1+1+1+0+0+4+16 = 32; sample variance 32/7 (population would give std 2)
     mean, std = report.mean_std([2, 4, 4, 4, 5, 5, 7, 9])
     assert mean == pytest.approx(5.0) and std == pytest.approx(math.sqrt(32 / 7))
-    assert report.mean_std([3.5]) == (3.5, 0.0)
+    mean, std = report.mean_std([3.5])  # one run has no spread
+    assert mean == 3.5 and math.isnan(std)
     mean, std = report.mean_std([])
     assert math.isnan(mean) and math.isnan(std)
 
@@ -229,7 +230,8 @@ def test_method_rows_sum_costs_along_the_lineage_and_average_over_seeds(lineage)
     assert ppo["chain_wall_s"] == pytest.approx((55, 10 * sqrt2))
     assert sft["chain_wall_s"] == pytest.approx((12, 2 * sqrt2))
     assert dpo["chain_wall_s"] == pytest.approx((18, sqrt2))  # [7 + 10, 9 + 10]
-    assert kto["chain_wall_s"] == pytest.approx((16, 0)) and grpo["chain_wall_s"] == pytest.approx((35, 0))
+    assert kto["chain_wall_s"][0] == 16 and grpo["chain_wall_s"][0] == 35
+    assert math.isnan(kto["chain_wall_s"][1]) and math.isnan(grpo["chain_wall_s"][1])  # one run: no spread
     # memory: peak [1000, 1400]; added by the stage: peak - rss at start = [800, 1200]
     assert ppo["peak_rss_mib"] == pytest.approx((1200, 200 * sqrt2))
     assert ppo["added_rss_mib"] == pytest.approx((1000, 200 * sqrt2))
@@ -244,7 +246,10 @@ def test_method_rows_sum_costs_along_the_lineage_and_average_over_seeds(lineage)
     assert ppo["rm_score"] == pytest.approx((2.1, math.sqrt(0.08)))
     assert ppo["kl"] == pytest.approx((3.0, sqrt2)) and ppo["win_rate"] == pytest.approx((0.65, math.sqrt(0.02)))
     assert ppo["answer_length"] == pytest.approx((22, 2 * sqrt2))
-    assert grpo["rm_score"] == (0.5, 0.0)
+    assert grpo["rm_score"][0] == 0.5 and math.isnan(grpo["rm_score"][1])
+    # SFT's KL and win rate leave out the reference against itself: the other seed alone (0.4, 0.6)
+    assert sft["kl"][0] == pytest.approx(0.4) and sft["win_rate"][0] == pytest.approx(0.6)
+    assert math.isnan(sft["kl"][1]) and sft["scored"] == 2
     assert all(math.isnan(x) for key in ("rm_score", "kl", "win_rate", "answer_length") for x in kto[key])
     # without a comparison: costs only
     bare = report.method_rows(report.find_runs([root]), None)
@@ -259,16 +264,18 @@ def test_conclusions_state_verdicts_costs_and_spread(lineage):
         "PPO ends above SFT under the reward model: +1.00 (standard error 0.22 over 2 and 2 seeds), win rate "
         "against the SFT model 0.65 ± 0.14, KL to it 3.0 ± 1.4 nats per answer.",
         # 55 / 12 = 4.58x the time, 1200 / 600 = 2.0x the memory
-        "PPO costs 4.6x SFT's time from the base model (sft, rm, ppo) and 2.0x its peak memory.",
+        "PPO costs 4.6x SFT's time from the base model (sft, rm, ppo) and 2.0x its process's peak memory.",
         "DPO ends within noise of SFT under the reward model: +0.20 (standard error 0.11 over 2 and 2 seeds), "
         "win rate against the SFT model 0.50 ± 0.00, KL to it 1.0 ± 0.0 nats per answer.",
-        "DPO costs 1.5x SFT's time from the base model (sft, dpo) and 1.0x its peak memory.",  # 18 / 12
-        "KTO costs 1.3x SFT's time from the base model (sft, kto) and 1.0x its peak memory.",  # 16 / 12; no verdict
-        "GRPO costs 2.9x SFT's time from the base model (sft, rm, grpo) and 1.0x its peak memory.",  # 35 / 12
+        "DPO costs 1.5x SFT's time from the base model (sft, dpo) and 1.0x its process's peak memory.",  # 18 / 12
+        # 16 / 12; no verdict
+        "KTO costs 1.3x SFT's time from the base model (sft, kto) and 1.0x its process's peak memory.",
+        "GRPO costs 2.9x SFT's time from the base model (sft, rm, grpo) and 1.0x its process's peak memory.",  # 35 / 12
         # the second SFT seed's KL to the first (0.4; the first's own 0.0 left out); KTO has no KL figure
         "Another SFT seed ends 0.4 nats per answer away from the first SFT model; PPO moves it 3.0, DPO moves it "
         "1.0, GRPO moves it 3.0 (KL of the final policy to the SFT model it started from).",
-        "Across seeds the reward-model score varies least for GRPO (std 0.00) and most for PPO (std 0.28).",
+        # GRPO's one run has no spread and stays out
+        "Across seeds the reward-model score varies least for DPO (std 0.07) and most for PPO (std 0.28).",
     ]
     assert report.conclusions({k: v for k, v in report.method_rows(report.find_runs([root]), compare).items()
                                if k != "sft"}) == []  # fmt: skip  # nothing to compare against
@@ -300,7 +307,7 @@ def test_a_difference_counts_only_beyond_twice_its_standard_error(score, verdict
 
 def test_one_seed_gives_no_verdict():
     lines = report.conclusions({"sft": entry(1.0, 0.0, seeds=1), "dpo": entry(3.0, 0.0, seeds=3)})
-    assert not any("ends" in line for line in lines)
+    assert not any("SFT under the reward model" in line for line in lines)
     assert lines[0].startswith("DPO costs 1.0x SFT's time")
 
 
@@ -313,24 +320,21 @@ def test_comparison_table_rows(lineage):
     assert rows["seeds"] == "| seeds | 2 | 2 | 2 | 1 | 1 |"
     assert rows["learns from"].split(" | ")[2] == report.NEEDS["ppo"]
     assert rows["wall time of the stage, s"] == (
-        "| wall time of the stage, s | 12.0 ± 2.8 | 40.0 ± 14.1 | 8.0 ± 1.4 | 6.0 ± 0.0 | 20.0 ± 0.0 |"
+        "| wall time of the stage, s | 12.0 ± 2.8 | 40.0 ± 14.1 | 8.0 ± 1.4 | 6.0 | 20.0 |"
     )
-    assert rows["wall time from the base model, s"].endswith("| 12.0 ± 2.8 | 55.0 ± 14.1 | 18.0 ± 1.4 | 16.0 ± 0.0 | "
-                                                             "35.0 ± 0.0 |")  # fmt: skip
-    assert rows["peak memory of the process, MiB"].endswith("| 600 ± 141 | 1200 ± 283 | 600 ± 0 | 600 ± 0 | 600 ± 0 |")
-    assert rows["peak memory added by the stage, MiB"].endswith(
-        "| 350 ± 71 | 1000 ± 283 | 400 ± 0 | 400 ± 0 | 400 ± 0 |"
-    )
+    assert rows["wall time from the base model, s"].endswith("| 12.0 ± 2.8 | 55.0 ± 14.1 | 18.0 ± 1.4 | 16.0 | 35.0 |")
+    assert rows["peak memory of the process, MiB"].endswith("| 600 ± 141 | 1200 ± 283 | 600 ± 0 | 600 | 600 |")
+    assert rows["peak memory added by the stage, MiB"].endswith("| 350 ± 71 | 1000 ± 283 | 400 ± 0 | 400 | 400 |")
     assert rows["reward-model score of the final policy"].endswith(
-        "| 1.10 ± 0.14 | 2.10 ± 0.28 | 1.30 ± 0.07 | – | 0.50 ± 0.00 |"
+        "| 1.10 ± 0.14 | 2.10 ± 0.28 | 1.30 ± 0.07 | – | 0.50 |"
     )
-    assert rows["KL to the SFT model, nats per answer"].endswith(
-        "| 0.2 ± 0.3 | 3.0 ± 1.4 | 1.0 ± 0.0 | – | 3.0 ± 0.0 |"
+    assert rows["KL to the first SFT model, nats per answer (SFT: its other seeds)"].endswith(
+        "| 0.4 | 3.0 ± 1.4 | 1.0 ± 0.0 | – | 3.0 |"
     )
-    assert rows["win rate against SFT under the reward model"].endswith(
-        "| 0.55 ± 0.07 | 0.65 ± 0.14 | 0.50 ± 0.00 | – | 0.25 ± 0.00 |"
+    assert rows["win rate against the first SFT model under the reward model"].endswith(
+        "| 0.60 | 0.65 ± 0.14 | 0.50 ± 0.00 | – | 0.25 |"
     )
-    assert rows["answer length, tokens"].endswith("| 11 ± 1 | 22 ± 3 | 14 ± 0 | – | 30 ± 0 |")
+    assert rows["answer length, tokens"].endswith("| 11 ± 1 | 22 ± 3 | 14 ± 0 | – | 30 |")
     data = rows["labelled data used (this stage and those before it)"].strip("| ").split(" | ")[1:]
     assert [set(cell.split(", ")) for cell in data] == [
         {"100 examples"}, {"20 prompts", "40 pairs", "100 examples"}, {"40 pairs", "100 examples"},
@@ -375,7 +379,7 @@ def test_write_report_without_a_comparison_has_costs_but_no_policy_figures(tmp_p
     written = report.write_report([root], root)
     text = written.read_text(encoding="utf-8")
     assert "No compare.json was found beside these runs" in text
-    assert "| wall time from the base model, s | 10.0 ± 0.0 |" in text
+    assert "| wall time from the base model, s | 10.0 |" in text
     assert "| reward-model score of the final policy | – |" in text
     assert (root / "plots" / "curves.png").read_bytes()[:8] == PNG
     assert not (root / "plots" / "comparison.png").exists()  # nothing to plot

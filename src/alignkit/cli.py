@@ -282,7 +282,9 @@ def demo(
     seeds: int = typer.Option(3, help="runs of SFT, PPO, DPO and GRPO, each with its own seed (their spread)"),
     interactive: bool = typer.Option(False, help="serve the rating page and wait for people before the reward model"),
     port: int = typer.Option(8000, help="--interactive: the rating page's port"),
-    output_dir: str = typer.Option(None, "--output-dir", help="default: runs/demo (runs/demo-quick with --quick)"),
+    output_dir: str = typer.Option(
+        None, "--output-dir", help="default: runs/demo (runs/demo-quick with --quick; -seed{S} with --seed S)"
+    ),
 ) -> None:
     """The whole lifecycle on the embedded data, then report.md: pretrain, SFT, classify, feedback, reward
     model, PPO, DPO and GRPO, and the measured SFT-versus-RLHF comparison."""
@@ -290,7 +292,8 @@ def demo(
 
     from alignkit import demo as demo_mod
 
-    root = Path(output_dir or ("runs/demo-quick" if quick else "runs/demo"))
+    default = ("runs/demo-quick" if quick else "runs/demo") + (f"-seed{seed}" if seed else "")
+    root = Path(output_dir or default)
     demo_mod.run(root, seed=seed, seeds=seeds, quick=quick, interactive=interactive, port=port)
 
 

@@ -4,8 +4,8 @@ tokenizer + pretrain -> sft (3 seeds) -> classify -> feedback (the embedded rati
 feedback store, or people rating in the web page with --interactive) -> rm -> ppo, dpo, grpo (3 seeds
 each, all from the first SFT model) -> compare (every final policy before the same held-out prompts
 and the same reward model) -> report.md. A stage whose output is there is skipped, an interrupted one
-resumed. The profiles size each stage so that the default fits about 10 minutes on 2 CPU cores and
---quick well under one.
+started again (from its last checkpoint if it wrote one). The profiles size each stage so that the
+default fits about 10 minutes on 2 CPU cores and --quick well under one.
 """
 
 from __future__ import annotations
@@ -197,9 +197,23 @@ def serve_for_people(store, database: Path, port: int = 8000) -> None:
         "press Enter here when done",
         flush=True,
     )
-    input()
+    try:
+        input()
+    except EOFError:  # no terminal to press Enter in: the page was served, go on with what is rated
+        pass
     server.should_exit = True
     thread.join(timeout=10)
+
+
+def check_port(port: int) -> None:
+    """The rating page's port is free, or one clear error (uvicorn would fail in its thread)."""
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise UserError(f"--port: 127.0.0.1:{port} is not free ({exc.strerror}); pass another") from None
 
 
 def reward_data(directory: Path, train_pairs: Path, people_pairs: Path) -> Path:
@@ -221,7 +235,13 @@ DEMO_ROOTS = {False: Path("runs/demo"), True: Path("runs/demo-quick")}
 def ensure(stage: str, quick: bool = False) -> Path:
     """final/ of the demo's pretrained model, first SFT model or reward model (`demo`, `demo-sft`,
     `demo-rm`), with the stages before it run first where missing."""
-    return run(DEMO_ROOTS[quick], quick=quick, upto=stage)
+    from alignkit.train import loop
+
+    outer = loop.ACTIVE[-1] if loop.ACTIVE else None  # a stage that starts from the demo's models
+    final = run(DEMO_ROOTS[quick], quick=quick, upto=stage)
+    if outer is not None:
+        loop.restart_accounting(outer)  # training the demo's models is not the outer stage's cost
+    return final
 
 
 def run(
@@ -240,9 +260,26 @@ def run(
 
     if seeds < 1:
         raise UserError(f"--seeds: expected at least 1; got {seeds}")
+    if upto not in (None, "pretrain", "sft", "rm"):
+        raise UserError(f"demo: no stage '{upto}' to stop at (pretrain, sft, rm)")
     profile = PROFILES["quick" if quick else "default"]
+    made = {"seed": seed, "profile": "quick" if quick else "default"}
+    record = root / "demo.json"
+    if record.is_file():
+        before = json.loads(record.read_text())
+        if {k: before.get(k) for k in made} != made:
+            raise UserError(
+                f"{root} holds a demo made with --seed {before.get('seed')} ({before.get('profile')} profile); "
+                "pass --output-dir for another seed or profile"
+            )
+    if interactive and (root / "rm" / "final").is_dir():
+        raise UserError(f"--interactive: {root / 'rm'} is trained already; pass --output-dir to rate for a new run")
+    if interactive:
+        check_port(port)
     started = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
+    if not record.is_file():
+        record.write_text(json.dumps(made) + "\n")
     train_pairs, held_pairs = split_prompts(root / "data", profile.held_out, seed)
 
     base = stage_run("pretrain", root / "pretrain", ["--seed", str(seed), *profile.args("pretrain")])
@@ -254,6 +291,11 @@ def run(
         for k in range(1 if upto else seeds)
     ]
     sft_final = sfts[0]
+    if not (sft_final.parent / "run_summary.json").is_file():
+        raise UserError(
+            f"{sft_final.parent}: no run_summary.json (a run from an older alignkit?); "
+            f"remove {root} or pass --output-dir to start afresh"
+        )
     if upto == "sft":
         return sft_final
     if upto is None:
@@ -273,8 +315,6 @@ def run(
     )  # fmt: skip
     if upto == "rm":
         return rm_final
-    if upto is not None:
-        raise UserError(f"demo: no stage '{upto}' to stop at (pretrain, sft, rm)")
     # PPO and GRPO hold nothing out: the comparison answers the held-out prompts with every final policy
     prompts = ["--model", str(sft_final), "--data", str(train_pairs), "--data.eval-fraction", "0"]
     for k in range(seeds):
@@ -288,17 +328,14 @@ def run(
                   [*prompts, "--grpo.reward", str(rm_final), *seeded, *profile.args("grpo")])  # fmt: skip
 
     compare_file = root / "compare" / "compare.json"
-    if compare_file.is_file():
+    runs = report.find_runs([root])
+    policies = [r for r in runs if r.stage in ("sft", *POLICY_METHODS)]
+    done = json.loads(compare_file.read_text())["policies"] if compare_file.is_file() else None
+    names = sorted(r.directory.name for r in policies)  # another --seeds: compare again
+    if done is not None and sorted(Path(p["directory"]).name for p in done) == names:
         print(f"compare: {compare_file} is there; skipped")
     else:
-        runs = report.find_runs([root])
-        reference = next((r for r in runs if r.final.resolve() == sft_final.resolve()), None)
-        if reference is None:
-            raise UserError(
-                f"{sft_final.parent}: no run_summary.json (a run from an older alignkit?); "
-                f"remove {root} or pass --output-dir to start afresh"
-            )
-        policies = [r for r in runs if r.stage in ("sft", *POLICY_METHODS)]
+        reference = next(r for r in runs if r.final.resolve() == sft_final.resolve())
         records = [{"prompt": row.fields["prompt"]} for row in read_rows(held_pairs)]
         print(f"compare: {len(policies)} policies answer {len(records)} held-out prompts", flush=True)
         report.compare_policies(

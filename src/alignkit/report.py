@@ -63,13 +63,28 @@ def find_runs(paths: list[Path]) -> list[Run]:
             summary_file = directory / "run_summary.json"
             if not summary_file.is_file() or not (directory / "final").is_dir() or directory.resolve() in found:
                 continue
-            summary = json.loads(summary_file.read_text())
+            summary = _read_json(summary_file, ("stage", "seed", "steps", "wall_s", "peak_rss_mib"))
             config_file = directory / "config.yaml"
-            config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
+            try:
+                config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
+            except yaml.YAMLError as exc:
+                raise UserError(f"{config_file}: not readable YAML ({exc})") from None
             found[directory.resolve()] = Run(directory, summary["stage"], summary["seed"], summary, config or {})
     if not found:
         raise UserError(f"{', '.join(map(str, paths))}: no finished runs (a run directory with run_summary.json)")
     return sorted(found.values(), key=lambda r: (r.stage, r.seed, str(r.directory)))
+
+
+def _read_json(path: Path, keys: tuple[str, ...]) -> dict:
+    """A JSON object with `keys`, or one clear error naming the file."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: not valid JSON ({exc})") from None
+    missing = [k for k in keys if not isinstance(value, dict) or k not in value]
+    if missing:
+        raise UserError(f"{path}: expected the keys {', '.join(keys)}; missing {', '.join(missing)}")
+    return value
 
 
 # -- the comparison of policies ------------------------------------------------------------------
@@ -200,10 +215,10 @@ def _question(record: dict) -> str:
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
+    """Mean and sample standard deviation (nan for a single value: one run has no spread)."""
     if not values:
         return math.nan, math.nan
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else math.nan
 
 
 # -- the report -----------------------------------------------------------------------------------
@@ -252,13 +267,17 @@ def _fmt(mean: float, std: float | None = None, digits: int = 2) -> str:
     if math.isnan(mean):
         return "–"
     text = f"{mean:.{digits}f}"
-    return text if std is None else f"{text} ± {std:.{digits}f}"
+    return text if std is None or math.isnan(std) else f"{text} ± {std:.{digits}f}"
 
 
 def method_rows(runs: list[Run], compare: dict | None, compare_dir: Path | None = None) -> dict[str, dict]:
     """Per method: its runs, costs (one stage and from the base model), and the comparison's figures
-    (its policies' directories looked up from compare_dir, where compare.json lies)."""
+    (its policies' directories looked up from compare_dir, where compare.json lies). The reference
+    SFT run against itself (KL 0, a win rate of about 0.5 by construction) stays out of the SFT
+    column's KL and win rate: those are the other SFT seeds against it."""
     by_final = {r.final.resolve(): r for r in runs}
+    recorded = (compare or {}).get("reference")
+    reference = locate(recorded, compare_dir or Path.cwd()) if recorded else None
     scored = {}
     for row in (compare or {}).get("policies", []):
         found = locate(row["directory"], compare_dir or Path.cwd())
@@ -270,8 +289,9 @@ def method_rows(runs: list[Run], compare: dict | None, compare_dir: Path | None 
         if not members:
             continue
         chains = [upstream(r, by_final) for r in members]
-        figures = [scored.get((method, r.directory.resolve())) for r in members]
-        figures = [f for f in figures if f is not None]
+        pairs = [(r, scored.get((method, r.directory.resolve()))) for r in members]
+        figures = [f for _, f in pairs if f is not None]
+        others = [f for r, f in pairs if f is not None and r.directory.resolve() != reference]
         entry = {
             "runs": members,
             "wall_s": mean_std([r.summary["wall_s"] for r in members]),
@@ -281,9 +301,10 @@ def method_rows(runs: list[Run], compare: dict | None, compare_dir: Path | None 
             "data": data_used(chains[0]),
             "chain": [x.stage for x in chains[0]],
         }
-        for key in ("rm_score", "kl", "win_rate", "answer_length"):
+        for key in ("rm_score", "answer_length"):
             entry[key] = mean_std([f[key] for f in figures])
-        entry["kl_values"] = [f["kl"] for f in figures]
+        for key in ("kl", "win_rate"):
+            entry[key] = mean_std([f[key] for f in others])
         entry["scored"] = len(figures)
         table[method] = entry
     return table
@@ -316,17 +337,17 @@ def conclusions(table: dict[str, dict]) -> list[str]:
         if sft_wall > 0 and sft_memory > 0:
             lines.append(
                 f"{method.upper()} costs {wall / sft_wall:.1f}x SFT's time from the base model "
-                f"({', '.join(entry['chain'][::-1])}) and {memory / sft_memory:.1f}x its peak memory."
+                f"({', '.join(entry['chain'][::-1])}) and {memory / sft_memory:.1f}x its process's peak memory."
             )
-    apart = [kl for kl in sft.get("kl_values", []) if kl != 0.0]  # the other SFT seeds against the first
+    apart = sft["kl"][0]  # the other SFT seeds against the first
     moved = {m: e["kl"][0] for m, e in table.items() if m != "sft" and not math.isnan(e["kl"][0])}
-    if apart and moved:
+    if not math.isnan(apart) and moved:
         lines.append(
-            f"Another SFT seed ends {statistics.fmean(apart):.1f} nats per answer away from the first SFT model; "
+            f"Another SFT seed ends {apart:.1f} nats per answer away from the first SFT model; "
             + ", ".join(f"{m.upper()} moves it {kl:.1f}" for m, kl in moved.items())
             + " (KL of the final policy to the SFT model it started from)."
         )
-    stds = {m: e["rm_score"][1] for m, e in table.items() if not math.isnan(e["rm_score"][1])}
+    stds = {m: e["rm_score"][1] for m, e in table.items() if e.get("scored", 0) > 1}
     if len(stds) > 1:
         steadiest, shakiest = min(stds, key=stds.get), max(stds, key=stds.get)
         lines.append(
@@ -356,8 +377,8 @@ def comparison_table(table: dict[str, dict]) -> list[str]:
     row("peak memory of the process, MiB", lambda e: _fmt(*e["peak_rss_mib"], digits=0))
     row("peak memory added by the stage, MiB", lambda e: _fmt(*e["added_rss_mib"], digits=0))
     row("reward-model score of the final policy", lambda e: _fmt(*e["rm_score"]))
-    row("KL to the SFT model, nats per answer", lambda e: _fmt(*e["kl"], digits=1))
-    row("win rate against SFT under the reward model", lambda e: _fmt(*e["win_rate"]))
+    row("KL to the first SFT model, nats per answer (SFT: its other seeds)", lambda e: _fmt(*e["kl"], digits=1))
+    row("win rate against the first SFT model under the reward model", lambda e: _fmt(*e["win_rate"]))
     row("answer length, tokens", lambda e: _fmt(*e["answer_length"], digits=0))
     return lines
 
@@ -476,12 +497,14 @@ def write_report(paths: list[Path], out: Path) -> Path:
     for root in paths:
         for candidate in (root / "compare" / "compare.json", root / "compare.json"):
             if candidate.is_file():
-                compare = json.loads(candidate.read_text(encoding="utf-8"))
+                compare = _read_json(candidate, ("policies",))
                 compare_dir = candidate.parent
                 break
         if compare:
             break
     table = method_rows(runs, compare, compare_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} is a file; expected a directory for report.md and plots/")
     out.mkdir(parents=True, exist_ok=True)
     curves = plot_stage_curves(runs, out / "plots" / "curves.png")
     bars = plot_comparison(table, out / "plots" / "comparison.png")

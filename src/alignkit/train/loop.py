@@ -149,11 +149,24 @@ def setup(config: Any) -> Env:
         autocast_dtype = None
     if info.device.type == "cuda":
         torch.set_float32_matmul_precision("high")  # TF32 for whatever runs outside bf16 autocast
-    seed_everything(run.seed)
+    env = Env(info, run_dir, config, resume_from, autocast_dtype)
+    restart_accounting(env)
+    return env
+
+
+ACTIVE: list[Env] = []  # the stage being set up or run in this process (the innermost last)
+
+
+def restart_accounting(env: Env) -> None:
+    """Start the stage's wall clock and peak-memory count here, and seed: at set-up, and again when
+    the stage had to train the demo models it starts from first (their cost is theirs, not its)."""
+    seed_everything(env.config.run.seed)
     reset_peak_memory()
-    if info.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(info.device)
-    return Env(info, run_dir, config, resume_from, autocast_dtype, time.perf_counter(), peak_rss_mib("VmRSS"))
+    if env.dist.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(env.dist.device)
+    env.started, env.rss_at_start_mib = time.perf_counter(), peak_rss_mib("VmRSS")
+    if env not in ACTIVE:
+        ACTIVE.append(env)
 
 
 def seed_everything(seed: int) -> None:
@@ -396,12 +409,15 @@ def run(env: Env, task: Task) -> Path:
 
     final_dir = env.run_dir / "final"
     if info.is_main:
-        _write_model_dir(task, model, final_dir)
         if run_cfg.plots:
             plot_curves(env.run_dir)
         train_s = time.perf_counter() - run_start + elapsed_before
+        # the summary first: a run is finished when final/ is there, and then its summary is too
         _write_summary(env, task, total, tokens_seen, train_s, elapsed_before + time.perf_counter() - env.started)
+        _write_model_dir(task, model, final_dir)
         progress.note(f"done in {format_duration(train_s)}: {final_dir}")
+    if env in ACTIVE:
+        ACTIVE.remove(env)
     distributed.barrier()
     return final_dir
 
