@@ -95,7 +95,9 @@ def test_dpo_bad_row_exits_2_naming_file_and_line(tmp_path, tiny_model_dir):
 @pytest.mark.parametrize("lora", [False, True])
 def test_online_reference_gives_the_cached_runs_numbers(tmp_path, tiny_model_dir, lora):
     """The online reference (a frozen copy, or with LoRA the model with its adapters off) is the
-    starting model, as the cached log-probs are: the two runs log the same losses and evaluations."""
+    starting model, as the cached log-probs are: the two runs log the same losses and evaluations.
+    Two steps of 8 use 16 of the 24 pairs, so the cache holds only those (the others are NaN, which
+    would turn a loss NaN if a step read one)."""
     train = write_rows(tmp_path / "train.jsonl", synthetic_pairs(24, seed=30))
     held = write_rows(tmp_path / "held.jsonl", synthetic_pairs(8, seed=31))
     records = {}
@@ -104,7 +106,7 @@ def test_online_reference_gives_the_cached_runs_numbers(tmp_path, tiny_model_dir
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             dpo.run(resolve(DPOConfig, [
                 "--model", str(tiny_model_dir), "--data", str(train), "--data.eval-path", str(held),
-                "--max-steps", "3", "--batch-size", "8", "--micro-batch-size", "4", "--lr", "2e-3",
+                "--max-steps", "2", "--batch-size", "8", "--micro-batch-size", "4", "--lr", "2e-3",
                 "--dpo.reference", mode, "--lora.r", "4" if lora else "0", "--eval-every", "0", "--log-every", "1",
                 "--output-dir", str(out), *QUIET,
             ]))  # fmt: skip
@@ -114,3 +116,27 @@ def test_online_reference_gives_the_cached_runs_numbers(tmp_path, tiny_model_dir
             if key in cached:
                 assert online[key] == pytest.approx(cached[key], rel=1e-4, abs=1e-5), key
     assert records["online"][-1]["eval_reward_margin"] != 0  # the policy moved away from the reference
+
+
+def test_the_cached_reference_covers_only_the_pairs_the_steps_use(tmp_path, tiny_model_dir, monkeypatch):
+    """A run shorter than an epoch computes the reference log-probs of the pairs its steps read, and
+    only those: the rest stay NaN."""
+    train = write_rows(tmp_path / "train.jsonl", synthetic_pairs(24, seed=40))
+    tasks = []
+    init = dpo.DPOTask.__init__
+
+    def keep(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        tasks.append(self)
+
+    monkeypatch.setattr(dpo.DPOTask, "__init__", keep)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        dpo.run(resolve(DPOConfig, [
+            "--model", str(tiny_model_dir), "--data", str(train), "--data.eval-fraction", "0", "--max-steps", "2",
+            "--batch-size", "8", "--micro-batch-size", "4", "--output-dir", str(tmp_path / "dpo"), *QUIET,
+        ]))  # fmt: skip
+    (task,) = tasks
+    used = set(torch.cat([task.order.step_rows(step) for step in (1, 2)]).tolist())
+    computed = set(torch.nonzero(torch.isfinite(task.ref_train).all(dim=1)).flatten().tolist())
+    assert len(used) == 16 and computed == used
+    assert torch.isnan(task.ref_train[sorted(set(range(24)) - used)]).all()
