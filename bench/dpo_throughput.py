@@ -71,7 +71,6 @@ import math
 import os
 import platform
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -164,25 +163,6 @@ def write_pairs(source: Path, path: Path, count: int) -> int:
     return written
 
 
-def summarize(steps: list[dict], keep_first: bool, threads: int) -> dict:
-    """Mean seconds a step, median, pairs/s, tokens/s and CPU use over the steps (the first left out as warm-up
-    unless `keep_first` or it is the only one)."""
-    kept = steps if keep_first or len(steps) < 2 else steps[1:]
-    seconds = sum(row["seconds"] for row in kept)
-    cpu = [row["cpu_s"] for row in kept if row.get("cpu_s") is not None]
-    return {
-        "steps_used": [row["step"] for row in kept],
-        "mean_step_s": round(seconds / len(kept), 4),
-        "median_step_s": round(statistics.median(row["seconds"] for row in kept), 4),
-        "pairs_per_s": round(sum(row["pairs"] for row in kept) / seconds, 3),
-        "tokens_per_s": round(sum(row["tokens"] for row in kept) / seconds, 1),
-        "padded_positions_per_s": round(sum(row["padded_positions"] for row in kept) / seconds, 1),
-        "cpu_s_per_step": round(sum(cpu) / len(cpu), 4) if len(cpu) == len(kept) else None,
-        "cpu_use": round(sum(cpu) / (threads * seconds), 3) if len(cpu) == len(kept) else None,
-        "train_seconds_all_steps": round(sum(row["seconds"] for row in steps), 3),
-    }
-
-
 def alignkit_run(args, pairs: Path, workdir: Path, env: dict) -> dict:
     out = workdir / "alignkit"
     command = [
@@ -237,7 +217,7 @@ def alignkit_run(args, pairs: Path, workdir: Path, env: dict) -> dict:
         "final_loss": steps[-1]["loss"],
         "data": header,
         "steps": steps,
-        **summarize(steps, args.keep_first, args.threads),
+        **measure.step_summary(steps, args.keep_first, args.threads),
     }
 
 
@@ -277,7 +257,7 @@ def trl_run(args, pairs: Path, workdir: Path, env: dict, precompute: bool) -> di
         "optimizer": f"{config['optimizer']} (fused: {config['optimizer_fused']})",
         "versions": {k: result[k] for k in result if k.endswith("_version")},
         "steps": steps,
-        **summarize(steps, args.keep_first, args.threads),
+        **measure.step_summary(steps, args.keep_first, args.threads),
     }
 
 

@@ -9,8 +9,9 @@ keeps every repeat.
 
 For the benchmarks that time rollout iterations (PPO, GRPO): `rollout_iterations` reads an alignkit run's
 metrics.jsonl iteration by iteration, `phases` splits an iteration's time, `steady`, `medians` and
-`token_rates` summarise the iterations. Standard library only: TRL's side (bench/trl_*.py, in TRL's own
-environment) imports this module too, for the same summaries.
+`token_rates` summarise the iterations; `step_summary` summarises the DPO benchmark's optimizer steps.
+Standard library only: TRL's side (bench/trl_*.py, in TRL's own environment) imports this module too, for
+the same summaries.
 """
 
 from __future__ import annotations
@@ -153,6 +154,25 @@ def rollout_iterations(output_dir: Path, iterations: int, steps_per_iteration: i
 def steady(rows: list[dict], keep_first: bool) -> list[dict]:
     """The rows a summary is over: the first (warm-up) left out unless `keep_first` or it is the only one."""
     return rows if keep_first or len(rows) < 2 else rows[1:]
+
+
+def step_summary(steps: list[dict], keep_first: bool, threads: int) -> dict:
+    """Seconds a step (mean, median), pairs/s, tokens/s, padded positions/s and CPU use over the optimizer steps
+    `steps` (rows with seconds, pairs, tokens, padded_positions and cpu_s), the first left out as in `steady`."""
+    kept = steady(steps, keep_first)
+    seconds = sum(row["seconds"] for row in kept)
+    cpu = [row["cpu_s"] for row in kept if row.get("cpu_s") is not None]
+    return {
+        "steps_used": [row["step"] for row in kept],
+        "mean_step_s": round(seconds / len(kept), 4),
+        "median_step_s": round(statistics.median(row["seconds"] for row in kept), 4),
+        "pairs_per_s": round(sum(row["pairs"] for row in kept) / seconds, 3),
+        "tokens_per_s": round(sum(row["tokens"] for row in kept) / seconds, 1),
+        "padded_positions_per_s": round(sum(row["padded_positions"] for row in kept) / seconds, 1),
+        "cpu_s_per_step": round(sum(cpu) / len(cpu), 4) if len(cpu) == len(kept) else None,
+        "cpu_use": round(sum(cpu) / (threads * seconds), 3) if len(cpu) == len(kept) else None,
+        "train_seconds_all_steps": round(sum(row["seconds"] for row in steps), 3),
+    }
 
 
 def medians(rows: list[dict], keys) -> dict:

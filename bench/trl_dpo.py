@@ -31,43 +31,24 @@ the configuration and the peak RSS of this process, and prints it (per-step rows
 
 from __future__ import annotations
 
-import time
+import os
 
-_START = time.time()
+import trl_common  # first: it notes the start time and caps the threads before torch is imported
 
-import os  # noqa: E402
-
-# Before torch is imported: at most 2 threads unless the caller says otherwise, and no progress bars.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("MKL_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")  # TRL's precompute loop reads it
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import accelerate  # noqa: E402
 import datasets  # noqa: E402
-import psutil  # noqa: E402
+import measure  # noqa: E402
 import torch  # noqa: E402
-import transformers  # noqa: E402
-import trl  # noqa: E402
 from datasets import Dataset  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback  # noqa: E402
 from trl import DPOConfig, DPOTrainer  # noqa: E402
-
-
-def process_start() -> float:
-    """When this process started (interpreter start-up included), or the first line of this file ran."""
-    try:
-        return min(psutil.Process().create_time(), _START)
-    except psutil.Error:
-        return _START
 
 
 def read_pairs(path: Path) -> Dataset:
@@ -140,21 +121,6 @@ class StepTimer(TrainerCallback):
         self._end, self._cpu_end, self._seen = end, cpu_end, seen
 
 
-def summarize(steps: list[dict], keep_first: bool) -> dict:
-    """Totals and medians over the steps, the first (warm-up) left out unless `keep_first` or it is the only one."""
-    kept = steps if keep_first or len(steps) < 2 else steps[1:]
-    seconds = sum(row["seconds"] for row in kept)
-    return {
-        "steps_used": [row["step"] for row in kept],
-        "mean_step_s": round(seconds / len(kept), 4),
-        "median_step_s": round(statistics.median(row["seconds"] for row in kept), 4),
-        "pairs_per_s": round(sum(row["pairs"] for row in kept) / seconds, 2),
-        "tokens_per_s": round(sum(row["tokens"] for row in kept) / seconds, 1),
-        "padded_positions_per_s": round(sum(row["padded_positions"] for row in kept) / seconds, 1),
-        "cpu_s_per_step": round(sum(row["cpu_s"] for row in kept) / len(kept), 4),
-    }
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="causal LM dir with a chat-template tokenizer")
@@ -167,20 +133,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW, constant, no warmup")
     parser.add_argument("--grad-clip", type=float, default=1.0, help="TRL's max_grad_norm")
     parser.add_argument("--precompute-ref-log-probs", action="store_true", help="no reference model in the steps")
-    parser.add_argument("--attn-implementation", default="sdpa")
-    parser.add_argument("--threads", type=int, default=int(os.environ["OMP_NUM_THREADS"]), help="torch threads")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="fp32 either way")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--keep-first", action="store_true", help="count the first (warm-up) step in the summary")
-    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    trl_common.add_run_arguments(parser)
     args = parser.parse_args(argv)
 
     if args.batch_size % args.micro_batch_size:
         parser.error("--batch-size must be a multiple of --micro-batch-size")
-    torch.set_num_threads(args.threads)
-    transformers.set_seed(args.seed)
+    sync = trl_common.setup(args)
     datasets.disable_progress_bars()
-    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
 
     start = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -246,16 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         precompute_ref_batch_size=args.micro_batch_size,
         disable_dropout=True,
         activation_checkpointing=False,
-        use_cpu=args.device == "cpu",
-        bf16=False,
-        fp16=False,
-        report_to="none",
-        save_strategy="no",
-        eval_strategy="no",
-        logging_steps=1,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-        seed=args.seed,
+        **trl_common.quiet_training_arguments(args),
     )
     start = time.perf_counter()
     trainer = DPOTrainer(model=model, args=config, train_dataset=dataset, processing_class=tokenizer)
@@ -265,22 +215,16 @@ def main(argv: list[str] | None = None) -> None:
     timer = StepTimer(counter, sync)
     trainer.add_callback(timer)
 
-    start, cpu = time.perf_counter(), time.process_time()
-    try:
-        trainer.train()
-    finally:
-        shutil.rmtree(output_dir, ignore_errors=True)
-    train_seconds, train_cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    cpu = time.process_time()
+    train_seconds = trl_common.train(trainer, output_dir)
+    train_cpu_seconds = time.process_time() - cpu
 
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     optimizer = getattr(trainer.optimizer, "optimizer", trainer.optimizer)
     result = {
         "implementation": "trl",
-        "trl_version": trl.__version__,
-        "transformers_version": transformers.__version__,
-        "accelerate_version": accelerate.__version__,
+        **trl_common.versions(),
         "datasets_version": datasets.__version__,
-        "torch_version": torch.__version__,
         "config": {
             "model": str(args.model.resolve()),
             "pairs": str(args.pairs.resolve()),
@@ -319,20 +263,14 @@ def main(argv: list[str] | None = None) -> None:
         **{key: round(value, 3) for key, value in phases.items()},
         "train_seconds": round(train_seconds, 3),
         "train_cpu_seconds": round(train_cpu_seconds, 3),
-        "total_seconds": round(time.time() - process_start(), 3),
+        "total_seconds": trl_common.seconds_since_start(),
         "global_steps": trainer.state.global_step,
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
-        "summary": summarize(timer.steps, args.keep_first),
+        "summary": measure.step_summary(timer.steps, args.keep_first, args.threads),
         "steps": timer.steps,
-        "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        # ru_maxrss is in KiB on Linux: the peak resident set of this process over its whole life.
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in result.items() if k != "steps"}), flush=True)
+    trl_common.write_result(args.out, result, brief_leaves_out=("steps",))
 
 
 if __name__ == "__main__":

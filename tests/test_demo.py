@@ -204,16 +204,12 @@ def test_training_the_demo_models_inside_a_stage_is_not_that_stage_s_cost(monkey
         inner = loop.Env(env.dist, tmp_path / "inner", SimpleNamespace(run=SimpleNamespace(seed=1)), None, None)
         loop.restart_accounting(inner)
         torch.rand(5)
-        loop.ACTIVE.remove(inner)
         time.sleep(0.05)
         return tmp_path / upto
 
     monkeypatch.setattr(demo, "run", nested_demo)
-    try:
-        assert demo.ensure("sft") == tmp_path / "sft"
-        assert env.started > before + 0.04  # the clock starts after the demo models
-        drawn = torch.rand(3)
-        torch.manual_seed(7)
-        assert torch.equal(drawn, torch.rand(3))  # and the stage's own seed again
-    finally:
-        loop.ACTIVE.remove(env)
+    assert demo.ensure("sft") == tmp_path / "sft"
+    assert env.started > before + 0.04  # the clock starts after the demo models
+    drawn = torch.rand(3)
+    torch.manual_seed(7)
+    assert torch.equal(drawn, torch.rand(3))  # and the stage's own seed again

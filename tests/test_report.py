@@ -504,7 +504,8 @@ def test_the_reference_against_itself_has_kl_zero_and_a_win_rate_between_0_and_1
     # naive: the reference's answers drawn with another seed, scored alone, compared prompt by prompt
     tokenizer = load.load_tokenizer(reference.final)
     scorer, _ = grpo.reward_of(str(reward_dir), torch.device("cpu"), 1024)
-    baseline = report.sample_answers(reference.final, None, tokenizer, RECORDS, scorer, SEED + 7_919, TOKENS)
+    model = load.load_causal_lm(reference.final)
+    baseline = report.sample_answers(model, None, tokenizer, RECORDS, scorer, SEED + 7_919, TOKENS)
     answers = [json.loads(line) for line in (out / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
     assert result["reference_rm_score"] == pytest.approx(float(baseline.scores.mean()), abs=1e-6)
     for policy in result["policies"]:

@@ -47,39 +47,35 @@ def print_stage_help(name: str, config_cls: type, summary: str) -> None:
     console.print(table)
 
 
-def stage_command(name: str, config_cls: type, summary: str, module: str | None = None) -> None:
-    """Register `alignkit NAME`: its options parsed into `config_cls`, then `alignkit.stages.MODULE.run`
-    (MODULE defaults to NAME)."""
+def stage_command(name: str, summary: str) -> None:
+    """Register `alignkit NAME`: its options parsed into its config (alignkit.config.STAGES), then the
+    stage's `run` (alignkit.stages.run)."""
 
     @app.command(name, context_settings=STAGE_CONTEXT, help=summary, add_help_option=False)
     def command(ctx: typer.Context) -> None:
-        import importlib
+        from alignkit import stages
 
         args = list(ctx.args)
         if "--help" in args or "-h" in args:
-            print_stage_help(name, config_cls, summary)
+            print_stage_help(name, config_mod.STAGES[name], summary)
             return
-        stage = importlib.import_module(f"alignkit.stages.{module or name}")
-        final = stage.run(config_mod.resolve(config_cls, args))
+        final = stages.run(name, args)
         print(f"{name}: model written to {final}")
 
 
 stage_command(
     "pretrain",
-    config_mod.PretrainConfig,
     "Next-token prediction on raw text, from scratch (tokenizer + named size) or from a checkpoint. "
     "With no options: a tiny model on the embedded demo corpus, in runs/pretrain.",
 )
 stage_command(
     "sft",
-    config_mod.SFTConfig,
     "Supervised fine-tuning on prompt/answer pairs and chats (prompt_answer, messages, alpaca, sharegpt); "
     "only assistant tokens learn. Padding-free packing; LoRA with --lora.r. "
     "With no options: the demo pretrained model (trained first if missing) on the embedded customer-service set.",
 )
 stage_command(
     "classify",
-    config_mod.ClassifyConfig,
     "Transfer learning: a pretrained body (--model minilm, a BERT-style encoder or one of our decoder LMs) keeps "
     "its parameters, its output layer is dropped and a new head learns the task (--task single|multi|regression); "
     "--freeze head-only|top:N|none; the best held-out model is kept in best/. "
@@ -88,16 +84,13 @@ stage_command(
 
 stage_command(
     "rm",
-    config_mod.RewardConfig,
     "Reward model: a body (--model: the demo assistant, any local decoder or encoder) and a new scalar head "
     "(opens as AutoModelForSequenceClassification, num_labels=1), trained on preference pairs with Bradley-Terry "
     "(prompt/chosen/rejected, ShareGPT preference, HH-RLHF dialogues, the feedback export) or on scores "
     "(--rm.objective regression). With no options: the demo assistant's body on the embedded pairs.",
-    module="reward",
 )
 stage_command(
     "ppo",
-    config_mod.PPOConfig,
     "RLHF with PPO: the policy (--model, from SFT) samples answers, the reward model (--ppo.reward-model) scores "
     "them, a frozen reference keeps it close (per-token KL), a critic gives GAE advantages; clipped policy and "
     "value losses. With no options: the demo assistant, the demo reward model, the embedded prompts.",
@@ -105,7 +98,6 @@ stage_command(
 
 stage_command(
     "dpo",
-    config_mod.DPOConfig,
     "Direct preference optimisation: the policy (--model, from SFT) learns from preference pairs (every shape rm "
     "reads, the feedback export's pairs included) with no reward model; the reference's log-probs are computed "
     "once from the starting weights. --dpo.loss-type sigmoid|ipo, --dpo.label-smoothing. "
@@ -114,7 +106,6 @@ stage_command(
 
 stage_command(
     "kto",
-    config_mod.KTOConfig,
     "Kahneman-Tversky optimisation: the policy (--model, from SFT) learns from single answers voted good or bad "
     "(the feedback export's votes, messages + label, ShareGPT + kto_tag; preference pairs count as a good and a bad "
     "vote), with no reward model; --kto.desirable-weight / --kto.undesirable-weight balance the two. The "
@@ -123,7 +114,6 @@ stage_command(
 
 stage_command(
     "grpo",
-    config_mod.GRPOConfig,
     "Group relative policy optimisation: the policy (--model, from SFT) samples --grpo.group-size answers per "
     "prompt; a reward function (--grpo.reward module:function or file.py:function, called as f(prompts, "
     "completions, **row fields)) or a reward model scores them; each answer's advantage is its reward against its "

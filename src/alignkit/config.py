@@ -412,6 +412,18 @@ class GRPOConfig(Section):
     )  # fmt: skip
 
 
+# Every stage by its CLI name; its code is alignkit.stages.<module> (see alignkit.stages.MODULES).
+STAGES: dict[str, type[Section]] = {
+    "pretrain": PretrainConfig,
+    "sft": SFTConfig,
+    "classify": ClassifyConfig,
+    "rm": RewardConfig,
+    "ppo": PPOConfig,
+    "dpo": DPOConfig,
+    "kto": KTOConfig,
+    "grpo": GRPOConfig,
+}
+
 SHORT_FLAGS: dict[str, str] = {
     "model": "model.name_or_path",
     "data": "data.path",

@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from alignkit import config as config_mod
 from alignkit.errors import UserError
 
 SHOWCASE = [
@@ -84,20 +83,12 @@ def run_name(stage: str, offset: int) -> str:
 def stage_run(name: str, directory: Path, args: list[str]) -> Path:
     """One stage in this process through its CLI arguments: skipped when final/ is there, resumed
     when it has a checkpoint."""
-    import importlib
-
+    from alignkit import stages
     from alignkit.train.checkpoint import run_or_continue
 
-    module = {"rm": "reward"}.get(name, name)
-    config_cls = {
-        "pretrain": config_mod.PretrainConfig, "sft": config_mod.SFTConfig, "classify": config_mod.ClassifyConfig,
-        "rm": config_mod.RewardConfig, "ppo": config_mod.PPOConfig, "dpo": config_mod.DPOConfig,
-        "grpo": config_mod.GRPOConfig,
-    }[name]  # fmt: skip
-    stage = importlib.import_module(f"alignkit.stages.{module}")
     started = time.perf_counter()
     args = [*args, "--run.plots", "false"]  # the report draws every stage's curves; PNGs per metric cost seconds
-    final = run_or_continue(name, directory, lambda a: stage.run(config_mod.resolve(config_cls, a)), args)
+    final = run_or_continue(name, directory, lambda a: stages.run(name, a), args)
     print(f"[demo] {directory}: {time.perf_counter() - started:.0f} s", flush=True)
     return final
 
@@ -237,7 +228,7 @@ def ensure(stage: str, quick: bool = False) -> Path:
     `demo-rm`), with the stages before it run first where missing."""
     from alignkit.train import loop
 
-    outer = loop.ACTIVE[-1] if loop.ACTIVE else None  # a stage that starts from the demo's models
+    outer = loop.CURRENT  # a stage that starts from the demo's models, if one is being set up
     final = run(DEMO_ROOTS[quick], quick=quick, upto=stage)
     if outer is not None:
         loop.restart_accounting(outer)  # training the demo's models is not the outer stage's cost

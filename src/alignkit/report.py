@@ -102,20 +102,19 @@ class Answers:
 
 
 @torch.no_grad()
-def sample_answers(policy_dir: Path, reference, tokenizer, records, scorer, seed: int, max_new_tokens: int,
+def sample_answers(policy, reference, tokenizer, records, scorer, seed: int, max_new_tokens: int,
                    batch_size: int = 64) -> Answers:  # fmt: skip
     """Answers drawn at temperature 1 (the policy's own distribution) with a fixed seed; their KL to
     the reference is the Monte Carlo estimate of KL(pi || pi_ref) = E_y~pi[log pi(y) - log pi_ref(y)]."""
     from alignkit import rollout
     from alignkit.stages import ppo
 
-    policy = ppo.open_policy(policy_dir, tokenizer, "sdpa", frozen=True)
     texts = rollout.prompt_texts(tokenizer, [rollout.prompt_of(r) for r in records], chat=True)
     drawn = rollout.sample(policy, tokenizer, texts, rollout.Sampling(max_new_tokens, 1.0, 1.0, 0, seed), batch_size)
     rows = ppo.sequences_of(drawn)
     mask = rows["response_mask"]
     kl = torch.zeros(len(texts))
-    if reference is not None:
+    if reference is not None and reference is not policy:
         for start in range(0, len(texts), 16):
             part = {k: v[start : start + 16] for k, v in rows.items()}
             log_ratio = ppo.response_logprobs(policy, part, 1.0) - ppo.response_logprobs(reference, part, 1.0)
@@ -130,16 +129,23 @@ def win_rate(scores: torch.Tensor, against: torch.Tensor) -> float:
     return float(((scores > against).float() + 0.5 * (scores == against).float()).mean())
 
 
+def answers_of(lm, tokenizer, prompts: list[str], chat: bool, max_new_tokens: int, temperature: float = 0.0,
+               seed: int = 0) -> list[str]:  # fmt: skip
+    """Answers to `prompts` (greedy unless a temperature is given); chat: through the chat template."""
+    from alignkit import rollout
+
+    sampling = rollout.Sampling(max_new_tokens, temperature, 0.95 if temperature else 1.0, 0, seed)
+    return [a.strip() for a in rollout.generate(lm, tokenizer, prompts, sampling, chat=chat)]
+
+
 def greedy_answers(
     directory: Path, prompts: list[str], chat: bool, max_new_tokens: int, temperature: float = 0.0, seed: int = 0
 ) -> list[str]:
-    """Answers to `prompts` (greedy unless a temperature is given); chat: through the chat template."""
-    from alignkit import rollout
+    """`answers_of` the model in `directory`."""
     from alignkit.models import load
 
-    tokenizer, lm = load.load_tokenizer(directory), load.load_causal_lm(directory)
-    sampling = rollout.Sampling(max_new_tokens, temperature, 0.95 if temperature else 1.0, 0, seed)
-    return [a.strip() for a in rollout.generate(lm, tokenizer, prompts, sampling, chat=chat)]
+    lm = load.load_causal_lm(directory)
+    return answers_of(lm, load.load_tokenizer(directory), prompts, chat, max_new_tokens, temperature, seed)
 
 
 def compare_policies(
@@ -158,14 +164,21 @@ def compare_policies(
     ref_model = ppo.open_policy(reference.final, tokenizer, "sdpa", frozen=True)
     scorer, _ = grpo.reward_of(str(reward_dir), torch.device("cpu"), 1024)
     records = [r for r in records for _ in range(samples)]
-    baseline = sample_answers(reference.final, None, tokenizer, records, scorer, seed + 7_919, max_new_tokens)
+    baseline = sample_answers(ref_model, None, tokenizer, records, scorer, seed + 7_919, max_new_tokens)
+    # the showcase: the first run of each method (for SFT, the reference), greedy
+    first = {run.stage: run for run in sorted(policies, key=lambda r: -r.seed)}
+    first["sft"] = reference
+    shown = {}
+    if showcase and base_dir is not None:  # a base model continues text (greedy, it repeats newlines): sampled
+        shown["base"] = greedy_answers(base_dir, [f"{p}\n" for p in showcase], False, max_new_tokens, 0.8, seed)
     rows, answer_rows = [], []
     for run in policies:
-        policy_tokenizer = load.load_tokenizer(run.final)
-        if policy_tokenizer.get_vocab() != tokenizer.get_vocab():
+        if load.load_tokenizer(run.final).get_vocab() != tokenizer.get_vocab():
             raise UserError(f"{run.final}: its tokenizer differs from the SFT model's {reference.final}; "
                             "the KL between them is undefined")  # fmt: skip
-        drawn = sample_answers(run.final, ref_model, tokenizer, records, scorer, seed, max_new_tokens)
+        is_reference = run.final.resolve() == reference.final.resolve()
+        policy = ref_model if is_reference else ppo.open_policy(run.final, tokenizer, "sdpa", frozen=True)
+        drawn = sample_answers(policy, ref_model, tokenizer, records, scorer, seed, max_new_tokens)
         rows.append({
             "method": run.stage, "seed": run.seed, "directory": str(run.directory),
             "rm_score": float(drawn.scores.mean()),
@@ -176,17 +189,8 @@ def compare_policies(
         for record, text, score in zip(records, drawn.texts, drawn.scores.tolist(), strict=True):
             answer_rows.append({"method": run.stage, "seed": run.seed, "prompt": _question(record), "answer": text,
                                 "rm_score": score})  # fmt: skip
-    shown = {}
-    if showcase:
-        if base_dir is not None:  # a base model continues text (greedy, it repeats newlines): sampled
-            shown["base"] = greedy_answers(base_dir, [f"{p}\n" for p in showcase], False, max_new_tokens, 0.8, seed)
-        for run in policies:
-            if (
-                run.seed == reference.seed
-                or run.stage != "sft"
-                and run.seed == min(r.seed for r in policies if r.stage == run.stage)
-            ):
-                shown.setdefault(run.stage, greedy_answers(run.final, list(showcase), True, max_new_tokens))
+        if showcase and first[run.stage].directory.resolve() == run.directory.resolve():
+            shown[run.stage] = answers_of(policy, tokenizer, list(showcase), True, max_new_tokens)
     result = {
         "reference": str(reference.directory),
         "reward_model": str(reward_dir),

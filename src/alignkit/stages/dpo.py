@@ -90,9 +90,12 @@ class DPOTask:
             self.ref_train = self.ref_held_out = None
         else:
             # the reference is the starting model: its log-probs, computed once, replace a second model;
-            # only for the pairs this run's steps will see (all of them after one epoch)
-            used = torch.cat([self.order.step_rows(step) for step in range(1, self.total_steps + 1)]).unique()
-            self.ref_train = self._logps_of(train, dist.device, used.tolist())
+            # a run shorter than an epoch computes them only for the pairs its steps will read
+            used = None
+            if self.total_steps * run.batch_size < len(train):
+                rows = [self.order.step_rows(step) for step in range(1, self.total_steps + 1)]
+                used = torch.cat(rows).unique().tolist()
+            self.ref_train = self._logps_of(train, dist.device, used)
             self.ref_held_out = self._logps_of(held_out, dist.device)
 
     @staticmethod

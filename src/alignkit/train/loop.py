@@ -154,7 +154,7 @@ def setup(config: Any) -> Env:
     return env
 
 
-ACTIVE: list[Env] = []  # the stage being set up or run in this process (the innermost last)
+CURRENT: Env | None = None  # the stage this process set up last (demo.ensure restores an outer one)
 
 
 def restart_accounting(env: Env) -> None:
@@ -165,8 +165,8 @@ def restart_accounting(env: Env) -> None:
     if env.dist.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(env.dist.device)
     env.started, env.rss_at_start_mib = time.perf_counter(), peak_rss_mib("VmRSS")
-    if env not in ACTIVE:
-        ACTIVE.append(env)
+    global CURRENT
+    CURRENT = env
 
 
 def seed_everything(seed: int) -> None:
@@ -416,19 +416,15 @@ def run(env: Env, task: Task) -> Path:
         _write_summary(env, task, total, tokens_seen, train_s, elapsed_before + time.perf_counter() - env.started)
         _write_model_dir(task, model, final_dir)
         progress.note(f"done in {format_duration(train_s)}: {final_dir}")
-    if env in ACTIVE:
-        ACTIVE.remove(env)
     distributed.barrier()
     return final_dir
 
 
-STAGE_NAMES = {"RewardConfig": "rm"}
-
-
 def stage_name(config: Any) -> str:
-    """The CLI name of the stage a config belongs to (PPOConfig -> ppo, RewardConfig -> rm)."""
-    name = type(config).__name__
-    return STAGE_NAMES.get(name, name.removesuffix("Config").lower())
+    """The CLI name of the stage a config belongs to (PPOConfig -> ppo, RewardConfig -> rm); another
+    config (a toy task's) is named after its class."""
+    names = [name for name, cls in config_mod.STAGES.items() if type(config) is cls]
+    return names[0] if names else type(config).__name__.removesuffix("Config").lower()
 
 
 def _write_summary(env: Env, task: Task, steps: int, tokens: int, train_s: float, wall_s: float) -> None:
