@@ -80,6 +80,14 @@ class RunConfig(Section):
     compile: bool = Field(
         False, description="torch.compile the model and loss (GPU, fixed-length rows: faster after a warm-up)"
     )
+    parallel: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description="several processes (torchrun): ddp replicates the model; fsdp shards parameters, gradients "
+        "and optimizer state (FSDP2) and checkpoints with torch.distributed.checkpoint",
+    )
+    activation_checkpointing: bool = Field(
+        False, description="recompute each layer's activations in the backward pass: less memory, ~1/3 more compute"
+    )
     plots: bool = Field(True, description="write PNG curves to plots/")
     progress: bool = Field(True, description="show a progress bar on a terminal")
 

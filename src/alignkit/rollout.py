@@ -85,6 +85,7 @@ class CategoricalSampler:
 
     def __init__(self, temperature: float, top_k: int = 0, top_p: float = 1.0):
         self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
+        self.generators: list[torch.Generator] | None = None  # one per row: its draws its own
 
     def probabilities(self, scores: torch.Tensor) -> torch.Tensor:
         logits = scores.float() / self.temperature
@@ -100,7 +101,12 @@ class CategoricalSampler:
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         cdf = self.probabilities(scores).double().cumsum(dim=-1)
-        uniform = torch.rand(len(cdf), 1, dtype=torch.float64, device=cdf.device) * cdf[:, -1:]
+        if self.generators is None:
+            uniform = torch.rand(len(cdf), 1, dtype=torch.float64, device=cdf.device)
+        else:
+            draws = [torch.rand(1, dtype=torch.float64, generator=g) for g in self.generators]
+            uniform = torch.stack(draws).to(cdf.device)
+        uniform = uniform * cdf[:, -1:]
         tokens = torch.searchsorted(cdf, uniform, right=True).clamp(max=cdf.shape[-1] - 1)
         return torch.full_like(scores, float("-inf")).scatter(1, tokens, 0.0)
 
@@ -121,11 +127,19 @@ class Samples:
 
 @torch.no_grad()
 def sample(
-    model, tokenizer, texts: list[str], sampling: Sampling, batch_size: int = 16, max_prompt_length: int | None = None
+    model,
+    tokenizer,
+    texts: list[str],
+    sampling: Sampling,
+    batch_size: int = 16,
+    max_prompt_length: int | None = None,
+    row_seeds: list[int] | None = None,
 ) -> Samples:
     """Answer already-rendered prompt texts, `batch_size` prompts per `generate` call, all left-padded
     to one width so every row's answer starts at the same position. Too-long prompts lose their start.
-    The global RNG is left as it was: the draw depends on `sampling.seed` alone."""
+    The global RNG is left as it was: the draw depends on `sampling.seed` alone, or with `row_seeds`
+    each row's on its own seed, whichever rows it is sampled with (so a rollout split over several
+    processes draws what one process would)."""
     device = next(model.parameters()).device
     sides = tokenizer.padding_side, tokenizer.truncation_side
     tokenizer.padding_side = tokenizer.truncation_side = "left"
@@ -146,11 +160,14 @@ def sample(
     was_training = model.training
     model.eval()
     chunks = []
+    generators = None if row_seeds is None else [torch.Generator().manual_seed(seed) for seed in row_seeds]
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(sampling.seed)
         for start in range(0, len(texts), batch_size):
             query = encoded["input_ids"][start : start + batch_size].to(device)
             mask = encoded["attention_mask"][start : start + batch_size].to(device)
+            if sampler is not None and generators is not None:
+                sampler.generators = generators[start : start + batch_size]
             output = model.generate(
                 input_ids=query,
                 attention_mask=mask,

@@ -17,6 +17,7 @@ body with variable-length attention, and the head reads each example's [CLS] / l
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,8 +209,23 @@ def pooled_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
         return model(**inputs).logits
     inputs = {k: v for k, v in batch.items() if k != "targets"}
+    inner = getattr(model, "module", model)  # inside DDP's wrapper
+    if not isinstance(inner.forward, types.MethodType) or inner.forward.__func__ is not _forward:
+        inner.forward = types.MethodType(_forward, inner)
+    # through the model's own call, so that DDP's and FSDP's hooks see the forward pass
+    return model(**inputs, packed_pooling=True)
+
+
+def _forward(self, *args, packed_pooling: bool = False, **kwargs):
+    """A classifier's forward that also pools a packed row (`pooled_logits`)."""
+    if not packed_pooling:
+        return type(self).forward(self, *args, **kwargs)
+    return _packed_logits(self, kwargs)
+
+
+def _packed_logits(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
     hidden = model.base_model(**inputs, use_cache=False).last_hidden_state[0]  # (N, H)
-    offsets = batch["cu_seq_lens_q"].long()
+    offsets = inputs["cu_seq_lens_q"].long()
     if packed_family(model) == "encoder":
         from alignkit.models.mean_pool import BertMeanPoolForSequenceClassification
 

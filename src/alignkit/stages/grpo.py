@@ -56,9 +56,9 @@ class GRPOTask(ppo.RolloutTask):
 
     def _rollout(self, iteration: int, dist: DistInfo) -> None:
         grpo = self.config.grpo
-        records = self._records(iteration, dist)
+        records, places = self._records(iteration, dist)
         started = time.perf_counter()
-        drawn, batch, answers = self._sample(self.model, records, self._seed(iteration, dist), grpo.temperature)
+        drawn, batch, answers = self._sample(self.model, records, self._seed(iteration), grpo.temperature, places)
         generated = time.perf_counter()
         scores = self._score(records, answers, drawn.ended)
         advantages = losses.group_advantages(scores, grpo.group_size, grpo.scale_rewards)

@@ -42,6 +42,10 @@ class ActorCritic(torch.nn.Module):
         super().__init__()
         self.policy, self.critic = policy, critic
 
+    def fsdp_roots(self) -> list[torch.nn.Module]:
+        """What FSDP shards as roots: the modules called directly (generation calls the policy alone)."""
+        return [self.policy, self.critic.base_model, self.critic.score]
+
     def forward(self, input_ids, attention_mask, position_ids, response_length: int):
         """(logits (B, R, V) that predict the R response tokens, values (B, R) of the states before
         each of them). Rows are prompt + response, the response in the last R positions."""
@@ -65,18 +69,52 @@ def response_logprobs(model, batch: dict[str, torch.Tensor], temperature: float)
 
 
 def sequences_of(samples: rollout.Samples) -> dict[str, torch.Tensor]:
+    """Sampled answers after their prompts, as the forward passes read them (`join`)."""
+    return join(samples.query_ids, samples.query_mask, samples.response_ids, samples.response_mask)
+
+
+def join(query_ids, query_mask, response_ids, response_mask) -> dict[str, torch.Tensor]:
     """Prompt + response rows as the forward passes read them: the attention mask covers the whole
     response (as during generation; what follows an answer's end is masked out of every loss) and
     positions count real tokens only, so left padding changes nothing."""
-    attention_mask = torch.cat([samples.query_mask, torch.ones_like(samples.response_ids)], dim=1)
+    attention_mask = torch.cat([query_mask, torch.ones_like(response_ids)], dim=1)
     position_ids = (attention_mask.cumsum(dim=1) - 1).clamp(min=0)
     return {
-        "input_ids": torch.cat([samples.query_ids, samples.response_ids], dim=1),
+        "input_ids": torch.cat([query_ids, response_ids], dim=1),
         "attention_mask": attention_mask,
         "position_ids": position_ids,
-        "response_ids": samples.response_ids,
-        "response_mask": samples.response_mask.float(),
+        "response_ids": response_ids,
+        "response_mask": response_mask.float(),
     }
+
+
+SEQUENCE_KEYS = ("input_ids", "attention_mask", "position_ids", "response_ids", "response_mask")
+
+
+def gather_rollout(buffer: dict[str, torch.Tensor], pad_id: int) -> dict[str, torch.Tensor]:
+    """Every process's rollout rows on every process, in rank order, laid out as one process that
+    sampled them all would hold them: prompts left-padded and answers right-padded to the widest.
+    Per-token tensors (B, R) are right-padded with zeros, per-answer ones (B,) joined."""
+    if not distributed.several():
+        return buffer
+    response = buffer["response_ids"].shape[1]
+    query = buffer["input_ids"].shape[1] - response
+    widths = distributed.gather_lists([(query, response)])
+    query_width, response_width = max(w[0] for w in widths), max(w[1] for w in widths)
+    grow_q, grow_r = query_width - query, response_width - response
+    pad = torch.nn.functional.pad
+    local = {
+        "query_ids": pad(buffer["input_ids"][:, :query], (grow_q, 0), value=pad_id),
+        "query_mask": pad(buffer["attention_mask"][:, :query], (grow_q, 0), value=0),
+        "response_ids": pad(buffer["response_ids"], (0, grow_r), value=pad_id),
+        "response_mask": pad(buffer["response_mask"], (0, grow_r), value=0),
+    }
+    for key, value in buffer.items():
+        if key not in SEQUENCE_KEYS:
+            local[key] = pad(value, (0, grow_r), value=0) if value.dim() == 2 else value
+    every = {key: distributed.all_gather_cat(value) for key, value in local.items()}
+    sequences = join(*(every.pop(k) for k in ("query_ids", "query_mask", "response_ids", "response_mask")))
+    return {**sequences, **every}
 
 
 def masked_moments(values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,22 +176,27 @@ class RolloutTask:
 
     # -- pieces of a rollout ---------------------------------------------------------------------
 
-    def _records(self, iteration: int, dist: DistInfo) -> list[dict]:
-        """This process's share of the iteration's prompts, each repeated group_size times in a row."""
+    def _records(self, iteration: int, dist: DistInfo) -> tuple[list[dict], list[int]]:
+        """This process's share of the iteration's prompts, each repeated group_size times in a row,
+        and each row's place in the whole rollout (its sample's seed)."""
         rows = self.order.step_rows(iteration)
         share = len(rows) // dist.world_size
         local = [self.prompts[i] for i in rows[dist.rank * share : (dist.rank + 1) * share]]
-        return [record for record in local for _ in range(self.group_size)]
+        first = dist.rank * share * self.group_size
+        places = list(range(first, first + share * self.group_size))
+        return [record for record in local for _ in range(self.group_size)], places
 
-    def _seed(self, iteration: int, dist: DistInfo) -> int:
-        return self.config.run.seed * 1_000_003 + iteration * 101 + dist.rank
+    def _seed(self, iteration: int) -> int:
+        return self.config.run.seed * 1_000_003 + iteration * 101
 
-    def _sample(self, policy, records: list[dict], seed: int, temperature: float):
-        """(samples, rows for the forward passes, answer texts)."""
+    def _sample(self, policy, records: list[dict], seed: int, temperature: float, places: list[int]):
+        """(samples, rows for the forward passes, answer texts); the answer in place p of the whole
+        rollout is drawn with its own seed, so one process or several draw the same answers."""
         texts = rollout.prompt_texts(self.tokenizer, [rollout.prompt_of(r) for r in records], chat=True)
         sampling = rollout.Sampling(self.rl.max_new_tokens, temperature, 1.0, self.rl.top_k, seed)
         batch, max_prompt = self.rl.generation_batch_size, self.config.data.max_prompt_length
-        drawn = rollout.sample(policy, self.tokenizer, texts, sampling, batch, max_prompt)
+        row_seeds = [hash((seed, place)) & (2**63 - 1) for place in places]
+        drawn = rollout.sample(policy, self.tokenizer, texts, sampling, batch, max_prompt, row_seeds)
         answers = self.tokenizer.batch_decode(drawn.response_ids, skip_special_tokens=True)
         return drawn, sequences_of(drawn), answers
 
@@ -204,14 +247,18 @@ class RolloutTask:
     def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
         iteration = (step - 1) // self.steps_per_iteration + 1
         if self.buffer_iteration != iteration:
-            self._rollout(iteration, dist)
+            with distributed.gathered(self.model):  # FSDP: generation runs to different lengths
+                self._rollout(iteration, dist)
+            self.buffer = gather_rollout(self.buffer, self.tokenizer.pad_token_id)
         within = (step - 1) % self.steps_per_iteration
         epoch, minibatch = divmod(within, self.minibatches)
-        local_rows = len(self.buffer["input_ids"])
+        # the buffer holds every process's rows: a minibatch is the same rows whatever the world size
+        all_rows = len(self.buffer["input_ids"])
         generator = torch.Generator().manual_seed(self.config.run.seed * 7919 + iteration * 131 + epoch)
-        order = torch.randperm(local_rows, generator=generator)
-        size = local_rows // self.minibatches
-        rows = order[minibatch * size : (minibatch + 1) * size]
+        order = torch.randperm(all_rows, generator=generator)
+        size = all_rows // self.minibatches
+        share = size // dist.world_size
+        rows = order[minibatch * size : (minibatch + 1) * size][dist.rank * share : (dist.rank + 1) * share]
         micro = self.config.run.micro_batch_size
         batches = []
         for start in range(0, len(rows), micro):
@@ -231,17 +278,18 @@ class RolloutTask:
             return {}
         policy = self.policy_of(model)
         share = self.held_out[dist.rank :: dist.world_size]
+        places = list(range(dist.rank, len(self.held_out), dist.world_size))
         totals = torch.zeros(5, dtype=torch.float64)
         if share:
             seed = self.config.run.seed + 999_983
-            drawn, batch, answers = self._sample(policy, share, seed, self.rl.temperature)
+            drawn, batch, answers = self._sample(policy, share, seed, self.rl.temperature, places)
             mask = batch["response_mask"]
             scores = self._score(share, answers, drawn.ended).double()  # squares summed in fp64
             kl = torch.zeros(())
             if self.reference is not None:
                 log_ratio = self._logprobs(policy, batch) - self._logprobs(self.reference, batch)
                 kl = (log_ratio * mask).sum()
-            greedy_drawn, _, greedy_answers = self._sample(policy, share, seed, 0.0)
+            greedy_drawn, _, greedy_answers = self._sample(policy, share, seed, 0.0, places)
             greedy = self._score(share, greedy_answers, greedy_drawn.ended)
             values = [scores.sum(), (scores**2).sum(), kl, mask.sum(), greedy.sum()]
             totals += torch.tensor([v.item() for v in values], dtype=torch.float64)
@@ -310,9 +358,9 @@ class PPOTask(RolloutTask):
 
     def _rollout(self, iteration: int, dist: DistInfo) -> None:
         ppo = self.config.ppo
-        records = self._records(iteration, dist)
+        records, places = self._records(iteration, dist)
         started = time.perf_counter()
-        drawn, batch, answers = self._sample(self.model.policy, records, self._seed(iteration, dist), ppo.temperature)
+        drawn, batch, answers = self._sample(self.model.policy, records, self._seed(iteration), ppo.temperature, places)
         generated = time.perf_counter()
         old_logprobs, values = self._forward_all(batch)
         ref_logprobs = self._logprobs(self.reference, batch)

@@ -134,6 +134,30 @@ def load_weights(model: torch.nn.Module, directory: Path) -> None:
     load_model(model, str(directory / "model.safetensors"), strict=True)
 
 
+SHARDED = "sharded"  # a checkpoint's torch.distributed.checkpoint directory (FSDP runs)
+
+
+def save_sharded(model: torch.nn.Module, optimizer: torch.optim.Optimizer, directory: Path) -> None:
+    """Every process writes its shards of the model and the optimizer state (torch.distributed.checkpoint,
+    keyed by parameter name): any number of processes, sharded or not, can load them."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    model_state, optim_state = get_state_dict(model, optimizer)
+    dcp.save({"model": model_state, "optimizer": optim_state}, checkpoint_id=str(directory / SHARDED))
+
+
+def load_sharded(model: torch.nn.Module, optimizer: torch.optim.Optimizer, directory: Path) -> None:
+    """Read a sharded checkpoint into this run's layout (its world size and its sharding, or none)."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+
+    model_state, optim_state = get_state_dict(model, optimizer)  # the layout to fill, optimizer state made
+    state = {"model": model_state, "optimizer": optim_state}
+    dcp.load(state, checkpoint_id=str(directory / SHARDED))
+    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
+
+
 def run_or_continue(name: str, run_dir: Path, run, args: list[str]) -> Path:
     """A demo stage: skipped when its final/ is there, resumed when it has a checkpoint, started
     afresh (replacing a torn directory) otherwise. `run(args)` trains and returns final/."""

@@ -253,15 +253,21 @@ def _prepare_run_dir(env: Env, task: Task) -> None:
 
 
 def _save_checkpoint(env: Env, task: Task, model, optimizer, scheduler, step: int, extra: dict) -> Path | None:
+    """Sharded models (FSDP): every process writes its shards; otherwise rank 0 writes the weights
+    (safetensors) and the optimizer state. Rank 0 writes the rest."""
     if env.dist.is_main:
         checkpoint.begin_checkpoint(env.run_dir, step)
     distributed.barrier()
     tmp = env.run_dir / "checkpoints" / f".tmp-step-{step}"
     torch.save(checkpoint.rng_state(), tmp / f"rng-rank{env.dist.rank}.pt")
+    sharded = distributed.is_sharded(model)
+    if sharded:
+        checkpoint.save_sharded(model, optimizer, tmp)
     final = None
     if env.dist.is_main:
-        checkpoint.save_weights(distributed.unwrap(model), tmp)
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        if not sharded:
+            checkpoint.save_weights(distributed.unwrap(model), tmp)
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
         task_state = task.state_dict() if hasattr(task, "state_dict") else {}
         torch.save(task_state, tmp / "task_state.pt")
@@ -274,9 +280,18 @@ def _save_checkpoint(env: Env, task: Task, model, optimizer, scheduler, step: in
 
 
 def _load_checkpoint(env: Env, task: Task, model, optimizer, scheduler) -> dict[str, Any]:
+    """A sharded checkpoint loads into any number of processes, sharded or not; a whole one into
+    an unsharded model (one process, or DDP)."""
     directory = env.resume_from
-    checkpoint.load_weights(distributed.unwrap(model), directory)
-    optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=False))
+    if (directory / checkpoint.SHARDED).is_dir():
+        checkpoint.load_sharded(model, optimizer, directory)
+    elif distributed.is_sharded(model):
+        from alignkit.errors import UserError
+
+        raise UserError(f"{directory}: written by a run without run.parallel=fsdp; resume it with run.parallel=ddp")
+    else:
+        checkpoint.load_weights(distributed.unwrap(model), directory)
+        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=False))
     scheduler.load_state_dict(torch.load(directory / "scheduler.pt", weights_only=False))
     if hasattr(task, "load_state_dict"):
         task.load_state_dict(torch.load(directory / "task_state.pt", weights_only=False))
@@ -285,6 +300,15 @@ def _load_checkpoint(env: Env, task: Task, model, optimizer, scheduler) -> dict[
         rng_file = directory / "rng-rank0.pt"
     checkpoint.set_rng_state(torch.load(rng_file, weights_only=False))
     return json.loads((directory / "trainer_state.json").read_text())
+
+
+def activation_checkpointing(model: torch.nn.Module) -> None:
+    """Every transformers model inside recomputes its layers' activations in the backward pass."""
+    from transformers import PreTrainedModel
+
+    for module in model.modules():
+        if isinstance(module, PreTrainedModel) and module.supports_gradient_checkpointing:
+            module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def run(env: Env, task: Task) -> Path:
@@ -296,16 +320,21 @@ def run(env: Env, task: Task) -> Path:
     distributed.barrier()
 
     model = task.model.to(info.device)
+    if run_cfg.activation_checkpointing:
+        activation_checkpointing(model)
+    fsdp = run_cfg.parallel == "fsdp" and info.world_size > 1
+    template = distributed.skeleton(model) if fsdp else None  # final/ and best/ are gathered into it
+    # FSDP shards in place, so the optimizer is built after, over the shards
+    train_model = distributed.wrap(model, info, run_cfg.parallel, bf16=env.autocast_dtype == torch.bfloat16)
     optimizer = build_optimizer(model, optim_cfg, info.device, getattr(task, "lr_of", None))
     total = task.total_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, optim_cfg))
     start_step, elapsed_before, tokens_before = 0, 0.0, 0
     best = Best(getattr(task, "best_metric", None))
     if env.resume_from is not None:
-        state = _load_checkpoint(env, task, model, optimizer, scheduler)
+        state = _load_checkpoint(env, task, train_model, optimizer, scheduler)
         start_step, elapsed_before, tokens_before = state["step"], state["elapsed_s"], state["tokens"]
         best.value, best.step = state.get("best_value"), state.get("best_step")
-    train_model = distributed.wrap(model, info)
     # Compiling the stage's loss traces the model's forward and the loss into one graph, so the
     # upcast of the logits and the cross-entropy fuse instead of materialising fp32 logits.
     loss_fn = torch.compile(task.loss) if run_cfg.compile else task.loss
@@ -339,8 +368,7 @@ def run(env: Env, task: Task) -> Path:
             for index, batch in enumerate(batches):
                 batch = to_device(batch, info.device)
                 last = index == len(batches) - 1
-                sync = contextlib.nullcontext() if last or info.world_size == 1 else train_model.no_sync()
-                with sync:
+                with distributed.accumulating(train_model, last):
                     with _autocast(env):
                         loss_sum, extra = loss_fn(train_model, batch)
                     # DDP averages gradients over processes, hence x world_size: the result is
@@ -358,6 +386,7 @@ def run(env: Env, task: Task) -> Path:
             grad_norm = torch.nn.utils.clip_grad_norm_(
                 model.parameters(), optim_cfg.grad_clip if optim_cfg.grad_clip > 0 else float("inf")
             )
+            grad_norm = grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm  # FSDP: a DTensor
             lr = scheduler.get_last_lr()[0]
             optimizer.step()
             scheduler.step()
@@ -388,8 +417,8 @@ def run(env: Env, task: Task) -> Path:
             # Evaluate before saving, so a checkpoint at step N covers every metrics line of step N.
             if (run_cfg.eval_every and step % run_cfg.eval_every == 0) or step == total:
                 metrics = _evaluate(env, task, train_model, step, log, progress)
-                if best.improves(metrics, step) and info.is_main:
-                    _write_model_dir(task, model, env.run_dir / "best")
+                if best.improves(metrics, step):
+                    _write_model_dir(task, model, template, env.run_dir / "best")
                     progress.note(f"best {best.name} so far ({best.value:.4g}): written to {env.run_dir / 'best'}")
                 window_start = time.perf_counter()
             if (run_cfg.save_every and step % run_cfg.save_every == 0) or step == total:
@@ -408,14 +437,14 @@ def run(env: Env, task: Task) -> Path:
         progress.close()
 
     final_dir = env.run_dir / "final"
+    train_s = time.perf_counter() - run_start + elapsed_before
     if info.is_main:
         if run_cfg.plots:
             plot_curves(env.run_dir)
-        train_s = time.perf_counter() - run_start + elapsed_before
         # the summary first: a run is finished when final/ is there, and then its summary is too
         _write_summary(env, task, total, tokens_seen, train_s, elapsed_before + time.perf_counter() - env.started)
-        _write_model_dir(task, model, final_dir)
-        progress.note(f"done in {format_duration(train_s)}: {final_dir}")
+    _write_model_dir(task, model, template, final_dir)
+    progress.note(f"done in {format_duration(train_s)}: {final_dir}")
     distributed.barrier()
     return final_dir
 
@@ -454,11 +483,15 @@ def _write_summary(env: Env, task: Task, steps: int, tokens: int, train_s: float
     os.replace(tmp, env.run_dir / "run_summary.json")
 
 
-def _write_model_dir(task: Task, model, directory: Path) -> None:
-    """task.save_final into a temp dir, then renamed over `directory`: never half a model."""
+def _write_model_dir(task: Task, model, template, directory: Path) -> None:
+    """task.save_final into a temp dir, then renamed over `directory`: never half a model. Every
+    process calls it (FSDP gathers the weights from all of them); rank 0 writes."""
+    plain = distributed.plain_copy(model, template)
+    if plain is None:
+        return
     tmp = directory.with_name(f".{directory.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    task.save_final(model, tmp)
+    task.save_final(plain, tmp)
     shutil.rmtree(directory, ignore_errors=True)
     os.replace(tmp, directory)
 
@@ -488,7 +521,7 @@ class Best:
 
 def _evaluate(env: Env, task: Task, model, step: int, log: MetricsLog, progress: Progress) -> dict[str, float]:
     model.eval()
-    with torch.no_grad(), _autocast(env):
+    with torch.no_grad(), _autocast(env), distributed.gathered(model):
         metrics = task.evaluate(distributed.unwrap(model), env.dist)
     if metrics:
         log.write({"step": step, **metrics})
