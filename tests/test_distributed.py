@@ -1,6 +1,7 @@
 """Several processes under torchrun (gloo on the CPU): DDP and FSDP2 runs of sft, rm, dpo and ppo
-follow the single-process loss curves at the same global batch and end at the same weights, and a
-checkpoint written by two processes (sharded or whole) resumes in one."""
+follow the single-process loss curves at the same global batch and end at the same weights; a
+checkpoint written by two processes (sharded or whole) resumes in one, and one process's in two
+sharded ones."""
 
 from __future__ import annotations
 
@@ -161,14 +162,45 @@ def test_a_checkpoint_of_two_processes_resumes_in_one(runs, data, tiny_model_dir
     assert_same_run(runs(stage, "one"), cut, stage)
 
 
-def test_a_whole_checkpoint_does_not_resume_sharded(runs, data, tiny_model_dir, policy_dir, reward_dir):
-    """DDP's checkpoint (whole weights, the optimizer state by position) cannot be read into FSDP's
-    shards: one clear line, exit 2."""
-    cut = data["root"] / "sft-ddp-to-fsdp"
-    shutil.copytree(runs("sft", "ddp"), cut)
+def test_a_checkpoint_of_one_process_resumes_in_two_sharded(runs, data, tiny_model_dir, policy_dir, reward_dir):
+    """One process's whole checkpoint (safetensors weights, the optimizer state by position) resumed by
+    two FSDP processes, each taking its shards of the weights and of AdamW's moments: steps 4 to 6
+    and the final weights as one process from the start."""
+    cut = data["root"] / "sft-one-to-fsdp"
+    shutil.copytree(runs("sft", "one"), cut)
     shutil.rmtree(cut / "final")
     shutil.rmtree(cut / "checkpoints" / "step-6")
+    (cut / "run_summary.json").unlink()
     args = [*stage_args("sft", data, tiny_model_dir, policy_dir, reward_dir), "--output-dir", cut, "--resume"]
     result = torchrun(*args, "--run.parallel", "fsdp")
-    assert result.returncode != 0
-    assert "written by a run without run.parallel=fsdp; resume it with run.parallel=ddp" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "(step 3)" in result.stderr
+    assert json.loads((cut / "run_summary.json").read_text())["processes"] == 2
+    assert (cut / "checkpoints" / "step-6" / "sharded").is_dir()
+    assert_same_run(runs("sft", "one"), cut, "sft")
+
+
+def test_activation_checkpointing_recomputes_the_same_loss_and_gradients(tiny_model_dir):
+    """The option switches transformers' gradient checkpointing on in every model inside (here a
+    PPO-style container of two), and a training step gives the same loss and gradients as without."""
+    from alignkit.models import load
+    from alignkit.train import loop
+
+    def step(checkpointing: bool):
+        torch.manual_seed(0)
+        model = torch.nn.ModuleDict(
+            {"a": load.load_causal_lm(tiny_model_dir), "b": load.load_causal_lm(tiny_model_dir)}
+        )
+        if checkpointing:
+            loop.activation_checkpointing(model)
+        model.train()
+        assert all(m.is_gradient_checkpointing == checkpointing for m in model.values())
+        ids = torch.randint(0, 500, (2, 24), generator=torch.Generator().manual_seed(1))
+        loss = model["a"](input_ids=ids, labels=ids).loss + model["b"](input_ids=ids.flip(1), labels=ids).loss
+        loss.backward()
+        return loss.item(), {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    (plain_loss, plain_grads), (loss, grads) = step(False), step(True)
+    assert loss == pytest.approx(plain_loss, rel=1e-6)
+    for name, grad in plain_grads.items():
+        torch.testing.assert_close(grads[name], grad, rtol=1e-5, atol=1e-7, msg=name)

@@ -60,7 +60,8 @@ def stage_command(name: str, summary: str) -> None:
             print_stage_help(name, config_mod.STAGES[name], summary)
             return
         final = stages.run(name, args)
-        print(f"{name}: model written to {final}")
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, the main process speaks
+            print(f"{name}: model written to {final}")
 
 
 stage_command(

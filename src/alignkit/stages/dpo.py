@@ -87,6 +87,7 @@ class DPOTask:
             # a frozen copy of the starting model (with LoRA, the model itself with its adapters off)
             if config.lora.r == 0:
                 self.reference = copy.deepcopy(model).eval().requires_grad_(False).to(dist.device)
+                self.frozen = [self.reference]
             self.ref_train = self.ref_held_out = None
         else:
             # the reference is the starting model: its log-probs, computed once, replace a second model;

@@ -154,6 +154,7 @@ class RolloutTask:
         prompts_per_rollout: int, group_size: int, epochs: int, rollout_key: str,
     ):  # fmt: skip
         self.model, self.reference, self.score_fn, self.tokenizer = model, reference, score, tokenizer
+        self.frozen = [m for m in (reference, getattr(score, "model", None)) if isinstance(m, torch.nn.Module)]
         self.config, self.rl, self.prompts, self.held_out, self.run_dir = config, section, prompts, held_out, run_dir
         run = config.run
         rows = prompts_per_rollout * group_size
@@ -247,7 +248,7 @@ class RolloutTask:
     def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
         iteration = (step - 1) // self.steps_per_iteration + 1
         if self.buffer_iteration != iteration:
-            with distributed.gathered(self.model):  # FSDP: generation runs to different lengths
+            with distributed.gathered(self.model, *self.frozen):  # FSDP: generation runs to different lengths
                 self._rollout(iteration, dist)
             self.buffer = gather_rollout(self.buffer, self.tokenizer.pad_token_id)
         within = (step - 1) % self.steps_per_iteration

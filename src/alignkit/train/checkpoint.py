@@ -158,6 +158,34 @@ def load_sharded(model: torch.nn.Module, optimizer: torch.optim.Optimizer, direc
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
 
 
+def load_whole_into_sharded(model: torch.nn.Module, optimizer: torch.optim.Optimizer, directory: Path) -> None:
+    """A whole checkpoint (one process or DDP: model.safetensors, the optimizer state by position)
+    into FSDP shards: the positions are named from this run's optimizer, whose parameter groups are
+    built in the same order, and every process keeps its shard of each tensor."""
+    from safetensors.torch import load_file
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+
+    saved = torch.load(directory / "optimizer.pt", weights_only=False)
+    name_of = {id(param): name for name, param in model.named_parameters()}
+    state, groups = {}, []
+    for saved_group, group in zip(saved["param_groups"], optimizer.param_groups, strict=True):
+        names = [name_of[id(param)] for param in group["params"]]
+        for position, name in zip(saved_group["params"], names, strict=True):
+            if position in saved["state"]:
+                state[name] = saved["state"][position]
+        groups.append({**saved_group, "params": names})
+    result = set_state_dict(
+        model,
+        optimizer,
+        model_state_dict=load_file(directory / "model.safetensors"),
+        optim_state_dict={"state": state, "param_groups": groups},
+        options=StateDictOptions(full_state_dict=True, strict=False),  # tied weights are saved once
+    )
+    aliases = {name for name, _ in model.named_parameters(remove_duplicate=False)} - set(name_of.values())
+    if result.unexpected_keys or set(result.missing_keys) - aliases:
+        raise UserError(f"{directory}: its weights do not fit this model ({result})")
+
+
 def run_or_continue(name: str, run_dir: Path, run, args: list[str]) -> Path:
     """A demo stage: skipped when its final/ is there, resumed when it has a checkpoint, started
     afresh (replacing a torn directory) otherwise. `run(args)` trains and returns final/."""

@@ -155,23 +155,27 @@ def is_sharded(model: torch.nn.Module) -> bool:
     return bool(fsdp_modules(model))
 
 
+_gathered = False  # inside `gathered` already: an inner one does nothing
+
+
 @contextlib.contextmanager
-def gathered(model: torch.nn.Module):
-    """FSDP: every process holds the whole model inside (all-gathered once on entry, collectively),
+def gathered(*models: torch.nn.Module):
+    """FSDP: every process holds the whole models inside (all-gathered once on entry, collectively),
     so processes may then run different numbers of forward passes: held-out shards of unequal size,
     generation that ends at different lengths. DDP or one process: nothing to do."""
-    modules = fsdp_modules(model)
-    if not modules or getattr(model, "_alignkit_gathered", False):
+    global _gathered
+    modules = [module for model in models for module in fsdp_modules(model)]
+    if not modules or _gathered:
         yield
         return
     for module in modules:
         module.set_reshard_after_forward(False, recurse=False)
         module.unshard()
-    model._alignkit_gathered = True
+    _gathered = True
     try:
         yield
     finally:
-        model._alignkit_gathered = False
+        _gathered = False
         for module in modules:
             module.reshard()
             module.set_reshard_after_forward(getattr(module, "_alignkit_reshard", True), recurse=False)

@@ -60,7 +60,8 @@ class Task(Protocol):
     `eval_at_start` (True: evaluate before the first step too, as step 0: the starting point the
     run must beat), `step_metrics()` (a dict of metrics added to the next logged record, e.g. an RL
     rollout's reward and KL), `data_counts` ({what: how many}, e.g. {"pairs": 300}: the data the run
-    learned from, for run_summary.json).
+    learned from, for run_summary.json), `frozen` (the models run beside the trained one without
+    learning, e.g. a reference and a reward model: sharded too under FSDP).
     """
 
     model: torch.nn.Module  # the module being optimised
@@ -280,15 +281,13 @@ def _save_checkpoint(env: Env, task: Task, model, optimizer, scheduler, step: in
 
 
 def _load_checkpoint(env: Env, task: Task, model, optimizer, scheduler) -> dict[str, Any]:
-    """A sharded checkpoint loads into any number of processes, sharded or not; a whole one into
-    an unsharded model (one process, or DDP)."""
+    """Any checkpoint loads into any number of processes, sharded or not: a sharded one (FSDP)
+    through torch.distributed.checkpoint, a whole one (one process, DDP) directly or into shards."""
     directory = env.resume_from
     if (directory / checkpoint.SHARDED).is_dir():
         checkpoint.load_sharded(model, optimizer, directory)
     elif distributed.is_sharded(model):
-        from alignkit.errors import UserError
-
-        raise UserError(f"{directory}: written by a run without run.parallel=fsdp; resume it with run.parallel=ddp")
+        checkpoint.load_whole_into_sharded(model, optimizer, directory)
     else:
         checkpoint.load_weights(distributed.unwrap(model), directory)
         optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=False))
@@ -325,7 +324,12 @@ def run(env: Env, task: Task) -> Path:
     fsdp = run_cfg.parallel == "fsdp" and info.world_size > 1
     template = distributed.skeleton(model) if fsdp else None  # final/ and best/ are gathered into it
     # FSDP shards in place, so the optimizer is built after, over the shards
-    train_model = distributed.wrap(model, info, run_cfg.parallel, bf16=env.autocast_dtype == torch.bfloat16)
+    bf16 = env.autocast_dtype == torch.bfloat16
+    train_model = distributed.wrap(model, info, run_cfg.parallel, bf16)
+    frozen = list(getattr(task, "frozen", ()))
+    if fsdp:  # the frozen models beside it (a reference, a reward model) are sharded too
+        for module in frozen:
+            distributed.shard(module, bf16)
     optimizer = build_optimizer(model, optim_cfg, info.device, getattr(task, "lr_of", None))
     total = task.total_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, optim_cfg))
@@ -351,7 +355,7 @@ def run(env: Env, task: Task) -> Path:
     )
 
     if getattr(task, "eval_at_start", False) and start_step == 0:
-        _evaluate(env, task, train_model, 0, log, progress)
+        _evaluate(env, task, train_model, frozen, 0, log, progress)
     window_start, window_tokens = time.perf_counter(), 0
     run_start = time.perf_counter()
     tokens_seen = tokens_before
@@ -416,7 +420,7 @@ def run(env: Env, task: Task) -> Path:
 
             # Evaluate before saving, so a checkpoint at step N covers every metrics line of step N.
             if (run_cfg.eval_every and step % run_cfg.eval_every == 0) or step == total:
-                metrics = _evaluate(env, task, train_model, step, log, progress)
+                metrics = _evaluate(env, task, train_model, frozen, step, log, progress)
                 if best.improves(metrics, step):
                     _write_model_dir(task, model, template, env.run_dir / "best")
                     progress.note(f"best {best.name} so far ({best.value:.4g}): written to {env.run_dir / 'best'}")
@@ -519,9 +523,9 @@ class Best:
         return True
 
 
-def _evaluate(env: Env, task: Task, model, step: int, log: MetricsLog, progress: Progress) -> dict[str, float]:
+def _evaluate(env: Env, task: Task, model, frozen, step, log: MetricsLog, progress: Progress) -> dict[str, float]:
     model.eval()
-    with torch.no_grad(), _autocast(env), distributed.gathered(model):
+    with torch.no_grad(), _autocast(env), distributed.gathered(model, *frozen):
         metrics = task.evaluate(distributed.unwrap(model), env.dist)
     if metrics:
         log.write({"step": step, **metrics})
