@@ -27,7 +27,11 @@ def alignkit(args: list, processes: int = 1) -> None:
     if processes > 1:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
                     str(processes), "-m", "alignkit"]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // processes))}
+    # glibc keeps freed blocks for reuse, so RSS would show the most ever allocated at once plus
+    # fragmentation; FSDP frees each gathered block after use and would look no better than DDP.
+    # Large blocks mmap'ed and returned at once make RSS follow what is really held (every launch alike).
+    malloc = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0", "MALLOC_ARENA_MAX": "1"}
+    env = {**os.environ, **malloc, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // processes))}
     result = subprocess.run([*launcher, *map(str, args)], env=env, capture_output=True, text=True)
     if result.returncode:
         sys.exit(f"failed: {' '.join(map(str, args))}\n{result.stderr[-4000:]}")
