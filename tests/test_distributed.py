@@ -1,5 +1,5 @@
-"""Several processes under torchrun (gloo on the CPU): DDP and FSDP2 runs of sft, rm, dpo and ppo
-follow the single-process loss curves at the same global batch and end at the same weights; a
+"""Several processes under torchrun (gloo on the CPU): DDP and FSDP2 runs of sft, rm, dpo, ppo and
+grpo follow the single-process loss curves at the same global batch and end at the same weights; a
 checkpoint written by two processes (sharded or whole) resumes in one, and one process's in two
 sharded ones."""
 
@@ -62,8 +62,8 @@ def data(tmp_path_factory, policy_dir, reward_dir) -> dict[str, Path]:
 
 
 def stage_args(stage: str, data: dict, tiny_model_dir: Path, policy_dir: Path, reward_dir: Path) -> list:
-    """Six optimizer steps of 8 rows (PPO: 3 iterations of 4 answers, 2 epochs of 2 minibatches... of
-    4), 2 rows per forward pass: one process accumulates 4 (PPO 2) micro-batches a step, two
+    """Six optimizer steps of 8 rows (PPO and GRPO: 3 iterations of 4 answers, 2 epochs of one 4-answer
+    step each), 2 rows per forward pass: one process accumulates 4 (RL: 2) micro-batches a step, two
     processes 2 (1) each. A checkpoint at step 3, and held-out evaluations at 3 and 6."""
     common = ["--max-steps", 6, "--save-every", 3, "--eval-every", 3, "--micro-batch-size", 2, *QUIET]
     if stage == "sft":
@@ -72,18 +72,24 @@ def stage_args(stage: str, data: dict, tiny_model_dir: Path, policy_dir: Path, r
     if stage in ("rm", "dpo"):
         return [stage, "--model", tiny_model_dir, "--data", data["pairs"], "--batch-size", 8,
                 "--data.eval-fraction", 0.2, "--lr", "2e-3", *common]  # fmt: skip
+    if stage == "grpo":  # groups of 2 answers to 2 prompts, a reward model and the reference (both frozen)
+        return ["grpo", "--model", policy_dir, "--grpo.reward", reward_dir, "--data", data["prompts"],
+                "--grpo.prompts-per-iteration", 2, "--grpo.group-size", 2, "--grpo.epochs", 2, "--batch-size", 4,
+                "--grpo.beta", 0.1, "--grpo.max-new-tokens", 8, "--data.eval-prompts", 3, "--lr", "1e-3",
+                *common]  # fmt: skip
     return ["ppo", "--model", policy_dir, "--ppo.reward-model", reward_dir, "--data", data["prompts"],
             "--ppo.iterations", 3, "--ppo.rollout-batch-size", 4, "--batch-size", 4, "--ppo.ppo-epochs", 2,
             "--ppo.max-new-tokens", 8, "--data.eval-prompts", 3, "--lr", "1e-3", *common]  # fmt: skip
 
 
-STAGES = ["sft", "rm", "dpo", "ppo"]
+STAGES = ["sft", "rm", "dpo", "ppo", "grpo"]
 # what each stage logs besides the loss, compared step by step
 COMPARED = {
     "sft": ["grad_norm", "eval_loss"],
     "rm": ["grad_norm", "eval_loss", "eval_accuracy"],
     "dpo": ["grad_norm", "eval_loss", "eval_reward_accuracy", "eval_reward_margin"],
     "ppo": ["grad_norm", "policy_loss", "value_loss", "reward", "kl", "eval_reward", "eval_greedy_reward"],
+    "grpo": ["grad_norm", "reward", "eval_reward", "eval_kl"],
 }
 
 

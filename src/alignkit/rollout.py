@@ -180,6 +180,8 @@ def sample(
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=stop_ids,
                 use_cache=True,
+                # under FSDP generation runs inside distributed.gathered: no per-token sync between processes
+                synced_gpus=False,
             )
             chunks.append(output[:, query.shape[1] :])
     model.train(was_training)

@@ -86,7 +86,7 @@ class DPOTask:
         if self.online_reference(config):
             # a frozen copy of the starting model (with LoRA, the model itself with its adapters off)
             if config.lora.r == 0:
-                self.reference = copy.deepcopy(model).eval().requires_grad_(False).to(dist.device)
+                self.reference = copy.deepcopy(model).eval().requires_grad_(False)
                 self.frozen = [self.reference]
             self.ref_train = self.ref_held_out = None
         else:

@@ -128,7 +128,8 @@ def run(config: GRPOConfig) -> Path:
     data, grpo = config.data, config.grpo
     train, held_out = train_and_held_out(read_prompt_records, data, config.run.seed)
     held_out = held_out[: data.eval_prompts]
-    score, described = reward_of(grpo.reward, env.dist.device, data.max_prompt_length + grpo.max_new_tokens)
+    # a reward model and the reference stay on the CPU here: the loop places (or shards) them
+    score, described = reward_of(grpo.reward, torch.device("cpu"), data.max_prompt_length + grpo.max_new_tokens)
     policy_dir = load.resolve_pretrained(config.model.name_or_path, "policy")
     attn = config.model.attn_implementation
     tokenizer = load.load_tokenizer(config.model.tokenizer or policy_dir)
@@ -139,7 +140,7 @@ def run(config: GRPOConfig) -> Path:
     policy = ppo.open_policy(policy_dir, tokenizer, attn)
     reference = None
     if grpo.beta > 0 or grpo.eval_kl:
-        reference = ppo.open_policy(policy_dir, tokenizer, attn, frozen=True).to(env.dist.device)
+        reference = ppo.open_policy(policy_dir, tokenizer, attn, frozen=True)
     task = GRPOTask(policy, reference, score, tokenizer, train, held_out, config, env.dist, env.run_dir)
     if env.dist.is_main:
         print(

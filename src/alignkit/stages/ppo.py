@@ -197,7 +197,8 @@ class RolloutTask:
         sampling = rollout.Sampling(self.rl.max_new_tokens, temperature, 1.0, self.rl.top_k, seed)
         batch, max_prompt = self.rl.generation_batch_size, self.config.data.max_prompt_length
         row_seeds = [hash((seed, place)) & (2**63 - 1) for place in places]
-        drawn = rollout.sample(policy, self.tokenizer, texts, sampling, batch, max_prompt, row_seeds)
+        with distributed.gathered(policy):  # FSDP: generation runs to different lengths on each process
+            drawn = rollout.sample(policy, self.tokenizer, texts, sampling, batch, max_prompt, row_seeds)
         answers = self.tokenizer.batch_decode(drawn.response_ids, skip_special_tokens=True)
         return drawn, sequences_of(drawn), answers
 
@@ -236,20 +237,21 @@ class RolloutTask:
 
     def _write_samples(self, iteration: int, records: list[dict], answers: list[str], scores, dist) -> None:
         every = self.rl.sample_every
-        if dist.is_main and every and iteration % every == 1 % every:
+        if every and iteration % every == 1 % every:
             rows = [
                 {"iteration": iteration, "prompt": rollout.question_of(r), "answer": a, "score": s}
                 for r, a, s in zip(records, answers, scores.tolist(), strict=True)
             ]
-            write_jsonl(self.run_dir / "samples" / f"iteration-{iteration:05d}.jsonl", rows)
+            rows = distributed.gather_lists(rows)  # every process's answers
+            if dist.is_main:
+                write_jsonl(self.run_dir / "samples" / f"iteration-{iteration:05d}.jsonl", rows)
 
     # -- the loop's interface ------------------------------------------------------------------
 
     def micro_batches(self, step: int, dist: DistInfo) -> list[MicroBatch]:
         iteration = (step - 1) // self.steps_per_iteration + 1
         if self.buffer_iteration != iteration:
-            with distributed.gathered(self.model, *self.frozen):  # FSDP: generation runs to different lengths
-                self._rollout(iteration, dist)
+            self._rollout(iteration, dist)
             self.buffer = gather_rollout(self.buffer, self.tokenizer.pad_token_id)
         within = (step - 1) % self.steps_per_iteration
         epoch, minibatch = divmod(within, self.minibatches)
@@ -486,9 +488,8 @@ def run(config: PPOConfig) -> Path:
     reward_model, reward_tokenizer, packed = reward.open_reward_model(reward_dir)
     for param in reward_model.parameters():
         param.requires_grad_(False)
-    scorer = Scorer(
-        reward_model.to(env.dist.device), reward_tokenizer, packed, data.max_prompt_length + config.ppo.max_new_tokens
-    )
+    # the frozen reward model and reference stay where they are: the loop places (or shards) them
+    scorer = Scorer(reward_model, reward_tokenizer, packed, data.max_prompt_length + config.ppo.max_new_tokens)
 
     loop.seed_everything(config.run.seed)
     policy = open_policy(policy_dir, tokenizer, attn)
@@ -497,9 +498,7 @@ def run(config: PPOConfig) -> Path:
         config.ppo.critic, policy_dir, reward_dir, reward_model, tokenizer, reward_tokenizer, attn
     )
     model = ActorCritic(policy, critic)
-    task = PPOTask(
-        model, reference.to(env.dist.device), scorer, tokenizer, train, held_out, config, env.dist, env.run_dir
-    )
+    task = PPOTask(model, reference, scorer, tokenizer, train, held_out, config, env.dist, env.run_dir)
     if env.dist.is_main:
         ppo = config.ppo
         print(

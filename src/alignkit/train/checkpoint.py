@@ -165,7 +165,7 @@ def load_whole_into_sharded(model: torch.nn.Module, optimizer: torch.optim.Optim
     from safetensors.torch import load_file
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
 
-    saved = torch.load(directory / "optimizer.pt", weights_only=False)
+    saved = torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=False)
     name_of = {id(param): name for name, param in model.named_parameters()}
     state, groups = {}, []
     for saved_group, group in zip(saved["param_groups"], optimizer.param_groups, strict=True):
@@ -174,16 +174,27 @@ def load_whole_into_sharded(model: torch.nn.Module, optimizer: torch.optim.Optim
             if position in saved["state"]:
                 state[name] = saved["state"][position]
         groups.append({**saved_group, "params": names})
-    result = set_state_dict(
+    weights = load_file(directory / "model.safetensors")
+    tied: dict[int, list[str]] = {}  # tied weights are saved once, under any one of their names
+    for name, param in model.named_parameters(remove_duplicate=False):
+        tied.setdefault(id(param), []).append(name)
+    for names in tied.values():
+        present = [name for name in names if name in weights]
+        for name in names if present else ():
+            weights.setdefault(name, weights[present[0]])
+    expected = set(model.state_dict())
+    if set(weights) != expected:
+        missing, unexpected = sorted(expected - set(weights)), sorted(set(weights) - expected)
+        raise UserError(
+            f"{directory}: its weights do not fit this model (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    set_state_dict(
         model,
         optimizer,
-        model_state_dict=load_file(directory / "model.safetensors"),
+        model_state_dict=weights,
         optim_state_dict={"state": state, "param_groups": groups},
-        options=StateDictOptions(full_state_dict=True, strict=False),  # tied weights are saved once
+        options=StateDictOptions(full_state_dict=True, strict=False),
     )
-    aliases = {name for name, _ in model.named_parameters(remove_duplicate=False)} - set(name_of.values())
-    if result.unexpected_keys or set(result.missing_keys) - aliases:
-        raise UserError(f"{directory}: its weights do not fit this model ({result})")
 
 
 def run_or_continue(name: str, run_dir: Path, run, args: list[str]) -> Path:

@@ -45,7 +45,9 @@ def setup(device_preference: str = "auto") -> DistInfo:
     if use_cuda:
         torch.cuda.set_device(device)
     if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if use_cuda else "gloo", rank=rank, world_size=world_size)
+        # GPU tensors over NCCL; the small CPU tensors of counts and metrics over gloo
+        backend = "cpu:gloo,cuda:nccl" if use_cuda else "gloo"
+        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
     return DistInfo(rank, world_size, local_rank, device)
 
 
@@ -128,9 +130,11 @@ def fsdp_roots(model: torch.nn.Module) -> list[torch.nn.Module]:
     return roots or [model]
 
 
-def shard(model: torch.nn.Module, bf16: bool = False) -> None:
+def shard(model: torch.nn.Module, bf16: bool = False, frozen: bool = False) -> None:
     """FSDP2 over every transformer block (the classes transformers names in `_no_split_modules`),
-    then over each root; bf16: parameters gathered in bf16, gradients reduced in fp32."""
+    then over each root; bf16: parameters gathered in bf16, gradients reduced in fp32. Each module
+    moves to the device as it is sharded, so a process never holds the whole model there. A frozen
+    model (forward only) frees its roots' gathered weights after each forward too."""
     from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
     policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else None
@@ -142,7 +146,10 @@ def shard(model: torch.nn.Module, bf16: bool = False) -> None:
                 fully_shard(module, **kwargs)
                 module._alignkit_reshard = True  # free a block's gathered weights after its forward
         fully_shard(root, **kwargs)
-        root._alignkit_reshard = False  # as FSDP's default for a root: its weights are needed again first
+        # a trained root keeps its weights from forward to backward (FSDP's default for a root)
+        root._alignkit_reshard = frozen
+        if frozen:
+            root.set_reshard_after_forward(True, recurse=False)
 
 
 def fsdp_modules(model: torch.nn.Module) -> list[torch.nn.Module]:

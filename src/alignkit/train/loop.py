@@ -290,14 +290,14 @@ def _load_checkpoint(env: Env, task: Task, model, optimizer, scheduler) -> dict[
         checkpoint.load_whole_into_sharded(model, optimizer, directory)
     else:
         checkpoint.load_weights(distributed.unwrap(model), directory)
-        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", weights_only=False))
+        optimizer.load_state_dict(torch.load(directory / "optimizer.pt", map_location="cpu", weights_only=False))
     scheduler.load_state_dict(torch.load(directory / "scheduler.pt", weights_only=False))
-    if hasattr(task, "load_state_dict"):
-        task.load_state_dict(torch.load(directory / "task_state.pt", weights_only=False))
+    if hasattr(task, "load_state_dict"):  # the task moves what it needs to its device
+        task.load_state_dict(torch.load(directory / "task_state.pt", map_location="cpu", weights_only=False))
     rng_file = directory / f"rng-rank{env.dist.rank}.pt"
     if not rng_file.exists():  # resumed at another world size
         rng_file = directory / "rng-rank0.pt"
-    checkpoint.set_rng_state(torch.load(rng_file, weights_only=False))
+    checkpoint.set_rng_state(torch.load(rng_file, map_location="cpu", weights_only=False))
     return json.loads((directory / "trainer_state.json").read_text())
 
 
@@ -318,18 +318,18 @@ def run(env: Env, task: Task) -> Path:
     _prepare_run_dir(env, task)
     distributed.barrier()
 
-    model = task.model.to(info.device)
+    fsdp = run_cfg.parallel == "fsdp" and info.world_size > 1
+    # FSDP moves each module to the device as it shards it: never the whole model at once
+    model = task.model if fsdp else task.model.to(info.device)
     if run_cfg.activation_checkpointing:
         activation_checkpointing(model)
-    fsdp = run_cfg.parallel == "fsdp" and info.world_size > 1
     template = distributed.skeleton(model) if fsdp else None  # final/ and best/ are gathered into it
     # FSDP shards in place, so the optimizer is built after, over the shards
     bf16 = env.autocast_dtype == torch.bfloat16
     train_model = distributed.wrap(model, info, run_cfg.parallel, bf16)
     frozen = list(getattr(task, "frozen", ()))
-    if fsdp:  # the frozen models beside it (a reference, a reward model) are sharded too
-        for module in frozen:
-            distributed.shard(module, bf16)
+    for module in frozen:  # the frozen models beside it (a reference, a reward model): sharded too
+        distributed.shard(module, bf16, frozen=True) if fsdp else module.to(info.device)
     optimizer = build_optimizer(model, optim_cfg, info.device, getattr(task, "lr_of", None))
     total = task.total_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, optim_cfg))
@@ -421,7 +421,12 @@ def run(env: Env, task: Task) -> Path:
             # Evaluate before saving, so a checkpoint at step N covers every metrics line of step N.
             if (run_cfg.eval_every and step % run_cfg.eval_every == 0) or step == total:
                 metrics = _evaluate(env, task, train_model, frozen, step, log, progress)
-                if best.improves(metrics, step):
+                # rank 0 decides (metrics computed apart may differ in the last bit): FSDP's gathering is collective
+                best.improves(metrics, step)
+                improved, best.value, best.step = distributed.broadcast_object(
+                    (best.step == step, best.value, best.step)
+                )
+                if improved:
                     _write_model_dir(task, model, template, env.run_dir / "best")
                     progress.note(f"best {best.name} so far ({best.value:.4g}): written to {env.run_dir / 'best'}")
                 window_start = time.perf_counter()
