@@ -66,9 +66,10 @@ def stage_args(stage: str, data: dict, tiny_model_dir: Path, policy_dir: Path, r
     step each), 2 rows per forward pass: one process accumulates 4 (RL: 2) micro-batches a step, two
     processes 2 (1) each. A checkpoint at step 3, and held-out evaluations at 3 and 6."""
     common = ["--max-steps", 6, "--save-every", 3, "--eval-every", 3, "--micro-batch-size", 2, *QUIET]
-    if stage == "sft":
+    if stage in ("sft", "sft-lora"):  # LoRA without dropout: dropout masks are drawn per process
+        lora = ["--lora.r", 4, "--lora.dropout", 0, "--lr", "1e-2"] if stage == "sft-lora" else ["--lr", "2e-3"]
         return ["sft", "--model", tiny_model_dir, "--data", data["chats"], "--batch-size", 8,
-                "--data.eval-fraction", 0.2, "--lr", "2e-3", *common]  # fmt: skip
+                "--data.eval-fraction", 0.2, *lora, *common]  # fmt: skip
     if stage in ("rm", "dpo"):
         return [stage, "--model", tiny_model_dir, "--data", data["pairs"], "--batch-size", 8,
                 "--data.eval-fraction", 0.2, "--lr", "2e-3", *common]  # fmt: skip
@@ -82,10 +83,11 @@ def stage_args(stage: str, data: dict, tiny_model_dir: Path, policy_dir: Path, r
             "--ppo.max-new-tokens", 8, "--data.eval-prompts", 3, "--lr", "1e-3", *common]  # fmt: skip
 
 
-STAGES = ["sft", "rm", "dpo", "ppo", "grpo"]
+STAGES = ["sft", "sft-lora", "rm", "dpo", "ppo", "grpo"]
 # what each stage logs besides the loss, compared step by step
 COMPARED = {
     "sft": ["grad_norm", "eval_loss"],
+    "sft-lora": ["grad_norm", "eval_loss"],
     "rm": ["grad_norm", "eval_loss", "eval_accuracy"],
     "dpo": ["grad_norm", "eval_loss", "eval_reward_accuracy", "eval_reward_margin"],
     "ppo": ["grad_norm", "policy_loss", "value_loss", "reward", "kl", "eval_reward", "eval_greedy_reward"],
@@ -136,7 +138,7 @@ def assert_same_run(one: Path, other: Path, stage: str) -> None:
 def test_two_processes_follow_one(runs, stage, mode):
     assert_same_run(runs(stage, "one"), runs(stage, mode), stage)
     summary = json.loads((runs(stage, mode) / "run_summary.json").read_text())
-    assert summary["processes"] == 2 and summary["stage"] == stage
+    assert summary["processes"] == 2 and summary["stage"] == stage.removesuffix("-lora")
     checkpoint = runs(stage, mode) / "checkpoints" / "step-6"
     assert (checkpoint / "sharded").is_dir() == (mode == "fsdp")
     assert (checkpoint / "model.safetensors").is_file() == (mode == "ddp")
