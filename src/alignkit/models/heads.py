@@ -150,20 +150,17 @@ def apply_freeze(model, head: list[str], spec: str, section: str = "head") -> di
     block_of = blocks(model, head)
     num_layers = len(layer_list(model))
     trainable_layers = parse_freeze(spec, num_layers, section)
-    unread = getattr(model.base_model, "pooler", None) if "MeanPool" in type(model).__name__ else None
-    if unread is not None:  # mean pooling never reads BERT's pooler (and DDP wants every trained weight used)
-        unread.requires_grad_(False)
-    if trainable_layers is None:
-        return block_of
-    lowest = num_layers - trainable_layers
-    for name, param in model.named_parameters():
-        block = block_of[name]
-        keep = block == "head" or (
-            trainable_layers > 0 and (block == "top" or (block.startswith("layer") and int(block[6:]) >= lowest))
-        )
-        param.requires_grad_(
-            keep and not (unread is not None and name.startswith(f"{model.base_model_prefix}.pooler."))
-        )
+    if trainable_layers is not None:
+        lowest = num_layers - trainable_layers
+        for name, param in model.named_parameters():
+            block = block_of[name]
+            keep = block == "head" or (
+                trainable_layers > 0 and (block == "top" or (block.startswith("layer") and int(block[6:]) >= lowest))
+            )
+            param.requires_grad_(keep)
+    if "MeanPool" in type(model).__name__ and model.base_model.pooler is not None:
+        # mean pooling never reads BERT's pooler (and DDP wants every trained weight used)
+        model.base_model.pooler.requires_grad_(False)
     return block_of
 
 

@@ -280,8 +280,8 @@ class RolloutTask:
         if not self.held_out:
             return {}
         policy = self.policy_of(model)
-        share = self.held_out[dist.rank :: dist.world_size]
         places = list(range(dist.rank, len(self.held_out), dist.world_size))
+        share = [self.held_out[place] for place in places]
         totals = torch.zeros(5, dtype=torch.float64)
         if share:
             seed = self.config.run.seed + 999_983

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from alignkit.errors import UserError
+from alignkit.train import distributed
 
 COMPLETE = "COMPLETE"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -175,10 +176,7 @@ def load_whole_into_sharded(model: torch.nn.Module, optimizer: torch.optim.Optim
                 state[name] = saved["state"][position]
         groups.append({**saved_group, "params": names})
     weights = load_file(directory / "model.safetensors")
-    tied: dict[int, list[str]] = {}  # tied weights are saved once, under any one of their names
-    for name, param in model.named_parameters(remove_duplicate=False):
-        tied.setdefault(id(param), []).append(name)
-    for names in tied.values():
+    for names in distributed.tied_names(model):  # tied weights are saved once, under any one of their names
         present = [name for name in names if name in weights]
         for name in names if present else ():
             weights.setdefault(name, weights[present[0]])

@@ -53,7 +53,7 @@ def setup(device_preference: str = "auto") -> DistInfo:
 
 def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
     """In-place sum over processes (no-op alone)."""
-    if dist.is_initialized() and dist.get_world_size() > 1:
+    if several():
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
 
@@ -73,13 +73,13 @@ def all_gather_cat(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def barrier() -> None:
-    if dist.is_initialized() and dist.get_world_size() > 1:
+    if several():
         dist.barrier()
 
 
 def gather_lists(values: list) -> list:
     """Every process's list, concatenated in rank order, on every process."""
-    if not (dist.is_initialized() and dist.get_world_size() > 1):
+    if not several():
         return list(values)
     gathered = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, list(values))
@@ -88,7 +88,7 @@ def gather_lists(values: list) -> list:
 
 def broadcast_object(value, src: int = 0):
     """Rank `src`'s Python object on every rank."""
-    if not (dist.is_initialized() and dist.get_world_size() > 1):
+    if not several():
         return value
     holder = [value]
     dist.broadcast_object_list(holder, src=src)
@@ -206,6 +206,14 @@ def skeleton(model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(model, memo)
 
 
+def tied_names(model: torch.nn.Module) -> list[list[str]]:
+    """The names of each parameter, in model order: more than one where weights are tied."""
+    names: dict[int, list[str]] = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(param), []).append(name)
+    return list(names.values())
+
+
 def plain_copy(model: torch.nn.Module, template: torch.nn.Module | None) -> torch.nn.Module | None:
     """The trained model as a plain module, to be saved by rank 0 (the others get None). Unsharded:
     the model itself. FSDP: every process takes part in gathering the full weights, which rank 0
@@ -219,11 +227,9 @@ def plain_copy(model: torch.nn.Module, template: torch.nn.Module | None) -> torc
     if not main:
         return None
     template = copy.deepcopy(template)  # meta parameters: free; the template stays empty for the next save
-    tied: dict[int, list[str]] = {}
-    for name, param in template.named_parameters(remove_duplicate=False):
-        tied.setdefault(id(param), []).append(name)
+    tied = tied_names(template)
     template.load_state_dict(state, assign=True)
-    for names in tied.values():
+    for names in tied:
         first = template.get_parameter(names[0])
         for name in names[1:]:
             owner, _, leaf = name.rpartition(".")

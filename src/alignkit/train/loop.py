@@ -329,7 +329,10 @@ def run(env: Env, task: Task) -> Path:
     train_model = distributed.wrap(model, info, run_cfg.parallel, bf16)
     frozen = list(getattr(task, "frozen", ()))
     for module in frozen:  # the frozen models beside it (a reference, a reward model): sharded too
-        distributed.shard(module, bf16, frozen=True) if fsdp else module.to(info.device)
+        if fsdp:
+            distributed.shard(module, bf16, frozen=True)
+        else:
+            module.to(info.device)
     optimizer = build_optimizer(model, optim_cfg, info.device, getattr(task, "lr_of", None))
     total = task.total_steps
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, optim_cfg))
