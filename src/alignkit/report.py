@@ -115,10 +115,8 @@ def sample_answers(policy, reference, tokenizer, records, scorer, seed: int, max
     mask = rows["response_mask"]
     kl = torch.zeros(len(texts))
     if reference is not None and reference is not policy:
-        for start in range(0, len(texts), 16):
-            part = {k: v[start : start + 16] for k, v in rows.items()}
-            log_ratio = ppo.response_logprobs(policy, part, 1.0) - ppo.response_logprobs(reference, part, 1.0)
-            kl[start : start + 16] = (log_ratio * part["response_mask"]).sum(dim=1)
+        log_ratio = ppo.logprobs_in_batches(policy, rows, 16, 1.0) - ppo.logprobs_in_batches(reference, rows, 16, 1.0)
+        kl = (log_ratio * mask).sum(dim=1)
     answers = tokenizer.batch_decode(drawn.response_ids, skip_special_tokens=True)
     scores = scorer(records, answers).float().cpu()
     return Answers(answers, scores, kl, mask.sum(dim=1), drawn.ended.cpu())
@@ -157,6 +155,7 @@ def compare_policies(
     model in reward_dir, with KL to `reference` (the SFT model they started from) and the win rate
     against the reference's own answers, drawn with another seed. Writes out/compare.json and
     out/answers.jsonl; returns what compare.json holds."""
+    from alignkit import rollout
     from alignkit.models import load
     from alignkit.stages import grpo, ppo
 
@@ -187,8 +186,8 @@ def compare_policies(
             "answer_length": float(drawn.lengths.float().mean()), "ended": float(drawn.ended.float().mean()),
         })  # fmt: skip
         for record, text, score in zip(records, drawn.texts, drawn.scores.tolist(), strict=True):
-            answer_rows.append({"method": run.stage, "seed": run.seed, "prompt": _question(record), "answer": text,
-                                "rm_score": score})  # fmt: skip
+            answer_rows.append({"method": run.stage, "seed": run.seed, "prompt": rollout.question_of(record),
+                                "answer": text, "rm_score": score})  # fmt: skip
         if showcase and first[run.stage].directory.resolve() == run.directory.resolve():
             shown[run.stage] = answers_of(policy, tokenizer, list(showcase), True, max_new_tokens)
     result = {
@@ -210,12 +209,6 @@ def compare_policies(
     tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(out / "compare.json")
     return result
-
-
-def _question(record: dict) -> str:
-    from alignkit import rollout
-
-    return rollout.question_of(record)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -68,6 +68,19 @@ def response_logprobs(model, batch: dict[str, torch.Tensor], temperature: float)
     return losses.token_logprobs(logits, response, temperature)
 
 
+@torch.no_grad()
+def logprobs_in_batches(model, rows: dict[str, torch.Tensor], micro: int, temperature: float) -> torch.Tensor:
+    """(B, R) response log-probs under `model` in eval mode, `micro` rows at a time, without gradients."""
+    was_training = model.training
+    model.eval()
+    parts = [
+        response_logprobs(model, {k: v[start : start + micro] for k, v in rows.items()}, temperature)
+        for start in range(0, len(rows["input_ids"]), micro)
+    ]
+    model.train(was_training)
+    return torch.cat(parts)
+
+
 def sequences_of(samples: rollout.Samples) -> dict[str, torch.Tensor]:
     """Sampled answers after their prompts, as the forward passes read them (`join`)."""
     return join(samples.query_ids, samples.query_mask, samples.response_ids, samples.response_mask)
@@ -202,18 +215,8 @@ class RolloutTask:
         answers = self.tokenizer.batch_decode(drawn.response_ids, skip_special_tokens=True)
         return drawn, sequences_of(drawn), answers
 
-    @torch.no_grad()
     def _logprobs(self, model, rows: dict[str, torch.Tensor]) -> torch.Tensor:
-        """(B, R) response log-probs under `model`, micro-batch by micro-batch, without gradients."""
-        micro = self.config.run.micro_batch_size
-        was_training = model.training
-        model.eval()
-        parts = [
-            response_logprobs(model, {k: v[start : start + micro] for k, v in rows.items()}, self.rl.temperature)
-            for start in range(0, len(rows["input_ids"]), micro)
-        ]
-        model.train(was_training)
-        return torch.cat(parts)
+        return logprobs_in_batches(model, rows, self.config.run.micro_batch_size, self.rl.temperature)
 
     def _score(self, records: list[dict], answers: list[str], ended: torch.Tensor) -> torch.Tensor:
         scores = self.score_fn(records, answers).to(ended.device, torch.float32)
