@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--head-only-lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pooling", default="auto", help="alignkit's --head.pooling (auto: [CLS], as the peer)")
+    parser.add_argument("--pooling", default="cls", help="alignkit's --head.pooling (cls: as the peer's class)")
     parser.add_argument("--layer-decay", type=float, default=1.0, help="alignkit's --head.layer-decay (1: off)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)

@@ -6,6 +6,7 @@ what alignkit predicts; labels, metrics, best/ and bad input."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def test_decoder_body_loses_its_lm_head_and_gets_a_score_head(tiny_model_dir):
 def test_packed_logits_equal_the_models_own_padded_forward(body, tiny_model_dir):
     directory = MINILM if body.startswith("minilm") else tiny_model_dir
     tokenizer = load.load_tokenizer(directory)
-    pooling = "mean" if body == "minilm-mean" else "auto"
+    pooling = {"minilm": "cls", "minilm-mean": "mean"}.get(body, "auto")
     model, _ = heads.build_classifier(directory, Labels("single", ["a", "b", "c"]), tokenizer, pooling=pooling)
     model.eval()
     rows = [LabelledRow(text, None, "a", "x") for text, _ in INTENT_ROWS]
@@ -110,7 +111,7 @@ def test_head_only_training_leaves_the_body_bit_identical_and_final_predicts_the
     data = intents(tmp_path)
     config = config_for(
         tmp_path, "minilm", data, "--freeze", "head-only", "--max-steps", "3", "--lr", "1e-2",
-        "--data.eval-fraction", "0.25", "--eval-every", "1",
+        "--data.eval-fraction", "0.25", "--eval-every", "1", "--head.pooling", "cls",
     )  # fmt: skip
     final = classify.run(config)
     trained = AutoModelForSequenceClassification.from_pretrained(final)
@@ -123,7 +124,7 @@ def test_head_only_training_leaves_the_body_bit_identical_and_final_predicts_the
         assert torch.equal(param, source[strip(name)]), f"{name} moved although frozen"
     # the new head did learn (it starts random, so compare with a fresh one of the same seed)
     fresh, _ = heads.build_classifier(MINILM, Labels("single", ["account", "delivery", "refund"]),
-                                      load.load_tokenizer(MINILM))  # fmt: skip
+                                      load.load_tokenizer(MINILM), pooling="cls")  # fmt: skip
     assert not torch.equal(trained.classifier.weight, fresh.classifier.weight)
 
     # predict (alignkit, packed) == plain transformers on each text alone
@@ -147,7 +148,7 @@ def test_top_n_freezing_trains_only_the_top_layers_and_head_has_its_own_lr(tmp_p
     data = intents(tmp_path)
     config = config_for(
         tmp_path, "minilm", data, "--freeze", "top:1", "--max-steps", "2", "--lr", "1e-3",
-        "--head.head-lr", "1e-2", "--data.eval-fraction", "0",
+        "--head.head-lr", "1e-2", "--data.eval-fraction", "0", "--head.pooling", "cls",
     )  # fmt: skip
     final = classify.run(config)
     trained = dict(AutoModelForSequenceClassification.from_pretrained(final).named_parameters())
@@ -211,6 +212,29 @@ def test_mean_pooling_ships_its_class_and_final_predicts_the_same_through_plain_
         expected = torch.softmax(model(**batch).logits, -1)
     for record, probs in zip((json.loads(x) for x in out.read_text().splitlines()), expected, strict=True):
         assert list(record["probabilities"].values()) == pytest.approx(probs.tolist(), abs=1e-5)
+
+
+def test_auto_pooling_is_the_one_a_sentence_encoder_declares(tmp_path):
+    """all-MiniLM-L6-v2 declares mean pooling (modules.json -> 1_Pooling/config.json); auto reads it.
+    Without the declaration, or with [CLS] declared, auto is the class's own ([CLS] through the pooler)."""
+    labels, tokenizer = Labels("single", ["a", "b"]), load.load_tokenizer(MINILM)
+    assert heads.declared_pooling(MINILM) == "mean"
+    model, _ = heads.build_classifier(MINILM, labels, tokenizer)
+    assert type(model).__name__ == "BertMeanPoolForSequenceClassification"
+    bare = tmp_path / "bare"
+    shutil.copytree(MINILM, bare, ignore=shutil.ignore_patterns("modules.json", "1_Pooling"))
+    assert heads.declared_pooling(bare) is None
+    assert type(heads.build_classifier(bare, labels, tokenizer)[0]).__name__ == "BertForSequenceClassification"
+    declares_cls = tmp_path / "cls"
+    shutil.copytree(MINILM, declares_cls)
+    modes = json.loads((declares_cls / "1_Pooling" / "config.json").read_text())
+    modes.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    (declares_cls / "1_Pooling" / "config.json").write_text(json.dumps(modes))
+    assert heads.declared_pooling(declares_cls) == "cls"
+    assert type(heads.build_classifier(declares_cls, labels, tokenizer)[0]).__name__ == "BertForSequenceClassification"
+    modes.update(pooling_mode_max_tokens=True)  # two modes at once: none that a head could follow
+    (declares_cls / "1_Pooling" / "config.json").write_text(json.dumps(modes))
+    assert heads.declared_pooling(declares_cls) is None
 
 
 def test_pooling_must_fit_the_body(tiny_model_dir):

@@ -5,7 +5,9 @@ is dropped, and a freshly initialised head sized for the task goes on top. The m
 transformers `AutoModelForSequenceClassification` class of the body's architecture, so `final/`
 opens with that class anywhere and predicts exactly what alignkit predicts. Pooling is therefore
 the one that class uses: the [CLS] token through BERT's pooler for encoders, the last non-pad
-token for decoders.
+token for decoders. The exception is a sentence encoder that declares mean pooling (sentence-
+transformers' Pooling module, as all-MiniLM-L6-v2 does): its vectors were trained as token means,
+so its head reads the mean (models/mean_pool.py, a small class that travels with `final/`).
 
 Which parameters are "the head" is not guessed from names: it is what the checkpoint did not
 provide (transformers' loading report), i.e. exactly the newly initialised weights.
@@ -30,6 +32,7 @@ PROBLEM_TYPES = {"single": "single_label_classification", "multi": "multi_label_
 ENCODERS = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta-v2", "mpnet", "modernbert")
 # decoder families whose attention takes variable-length boundaries (cu_seq_lens) through kwargs
 DECODERS = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "olmo2")
+POOLING_NAMES = {"mean": "mean pooling", "cls": "[CLS] pooling", "last": "last-token pooling"}
 
 
 @dataclass
@@ -44,9 +47,25 @@ class Labels:
         return len(self.names)
 
 
+def declared_pooling(body: Path) -> str | None:
+    """The pooling a sentence-transformers checkpoint declares in its Pooling module's config
+    (modules.json -> e.g. 1_Pooling/config.json): 'mean', 'cls', or None (none declared, or another)."""
+    import json
+
+    try:
+        modules = json.loads((Path(body) / "modules.json").read_text(encoding="utf-8"))
+        path = next(m["path"] for m in modules if m.get("type", "").endswith("models.Pooling"))
+        modes = json.loads((Path(body) / path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, StopIteration, KeyError, TypeError, AttributeError):
+        return None
+    on = [key for key, value in modes.items() if key.startswith("pooling_mode_") and value is True]
+    return {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}.get(on[0]) if len(on) == 1 else None
+
+
 def model_class(body: Path, pooling: str, section: str = "head"):
-    """The classifier class for a body and a pooling: the architecture's own for auto/cls/last
-    (checked against the body), our mean-pooling BERT (models/mean_pool.py) for mean."""
+    """The classifier class for a body and a pooling: for auto, the pooling a sentence encoder
+    declares (`declared_pooling`) where it is the mean, else the architecture's own ([CLS] / last
+    token); our mean-pooling BERT (models/mean_pool.py) for mean."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
     try:
@@ -54,6 +73,8 @@ def model_class(body: Path, pooling: str, section: str = "head"):
     except (OSError, ValueError) as exc:
         raise UserError(f"{body}: cannot read its config ({exc})") from None
     encoder = model_type in ENCODERS
+    if pooling == "auto" and model_type == "bert" and declared_pooling(body) == "mean":
+        pooling = "mean"  # a sentence encoder was trained on the mean of its tokens: its head reads that
     if pooling == "mean":
         if model_type != "bert":
             raise UserError(f"{section}.pooling: mean is offered for BERT-style encoders; {body} is a {model_type}")
@@ -158,7 +179,7 @@ def apply_freeze(model, head: list[str], spec: str, section: str = "head") -> di
                 trainable_layers > 0 and (block == "top" or (block.startswith("layer") and int(block[6:]) >= lowest))
             )
             param.requires_grad_(keep)
-    if "MeanPool" in type(model).__name__ and model.base_model.pooler is not None:
+    if pooling_of(model) == "mean" and model.base_model.pooler is not None:
         # mean pooling never reads BERT's pooler (and DDP wants every trained weight used)
         model.base_model.pooler.requires_grad_(False)
     return block_of
@@ -190,6 +211,16 @@ def trainable_summary(model, block_of: dict[str, str]) -> list[tuple[str, int, i
         counts[0] += param.numel()
         counts[1] += param.numel() if param.requires_grad else 0
     return [(block, total, trainable) for block, (total, trainable) in rows.items()]
+
+
+def pooling_of(model) -> str:
+    """What the model's head reads: 'mean' (our mean-pooling class), 'cls' (encoders), 'last' (decoders)."""
+    from alignkit.models.mean_pool import BertMeanPoolForSequenceClassification
+
+    # by name: a model opened from final/ runs the copy of the class that travels with it
+    if type(model).__name__ == BertMeanPoolForSequenceClassification.__name__:
+        return "mean"
+    return "cls" if model.config.model_type in ENCODERS else "last"
 
 
 def packed_family(model) -> str | None:
@@ -229,10 +260,7 @@ def _packed_logits(model, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
     hidden = model.base_model(**inputs, use_cache=False).last_hidden_state[0]  # (N, H)
     offsets = inputs["cu_seq_lens_q"].long()
     if packed_family(model) == "encoder":
-        from alignkit.models.mean_pool import BertMeanPoolForSequenceClassification
-
-        # by name: a model opened from final/ runs the copy of the class that travels with it
-        if type(model).__name__ == BertMeanPoolForSequenceClassification.__name__:
+        if pooling_of(model) == "mean":
             lengths = offsets[1:] - offsets[:-1]
             example = torch.repeat_interleave(torch.arange(len(lengths), device=hidden.device), lengths)
             sums = torch.zeros(len(lengths), hidden.shape[-1], dtype=hidden.dtype, device=hidden.device)

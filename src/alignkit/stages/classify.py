@@ -240,7 +240,8 @@ def print_trainable(
     table.add_row("all", f"{total:,}", f"{trainable:,}", style="bold")
     print(
         f"{stage}: {body} ({model.config.model_type}) + new {labels.task} head, {labels.num_labels} output(s) "
-        f"{labels.names if labels.task != 'regression' else ''}; freeze {spec}; "
+        f"{labels.names if labels.task != 'regression' else ''}; {heads.POOLING_NAMES[heads.pooling_of(model)]}; "
+        f"freeze {spec}; "
         f"{'packed' if packed else 'padded'} batches"
     )
     console = Console(highlight=False)
