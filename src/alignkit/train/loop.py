@@ -307,7 +307,10 @@ def activation_checkpointing(model: torch.nn.Module) -> None:
 
     for module in model.modules():
         if isinstance(module, PreTrainedModel) and module.supports_gradient_checkpointing:
-            module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            if hasattr(module, "activation_checkpointing_enable"):  # the newer name; older 5.x releases lack it
+                module.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                module.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def run(env: Env, task: Task) -> Path:
