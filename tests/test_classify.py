@@ -214,6 +214,19 @@ def test_mean_pooling_ships_its_class_and_final_predicts_the_same_through_plain_
         assert list(record["probabilities"].values()) == pytest.approx(probs.tolist(), abs=1e-5)
 
 
+def minilm_declaring(directory: Path, modes: dict | None) -> Path:
+    """MiniLM's files linked into `directory`, with its own Pooling declaration (modes), or none."""
+    directory.mkdir()
+    for item in MINILM.iterdir():
+        if item.is_file() and item.name != "modules.json":
+            (directory / item.name).symlink_to(item)
+    if modes is not None:
+        shutil.copy(MINILM / "modules.json", directory / "modules.json")
+        (directory / "1_Pooling").mkdir()
+        (directory / "1_Pooling" / "config.json").write_text(json.dumps(modes))
+    return directory
+
+
 def test_auto_pooling_is_the_one_a_sentence_encoder_declares(tmp_path):
     """all-MiniLM-L6-v2 declares mean pooling (modules.json -> 1_Pooling/config.json); auto reads it.
     Without the declaration, or with [CLS] declared, auto is the class's own ([CLS] through the pooler)."""
@@ -221,20 +234,16 @@ def test_auto_pooling_is_the_one_a_sentence_encoder_declares(tmp_path):
     assert heads.declared_pooling(MINILM) == "mean"
     model, _ = heads.build_classifier(MINILM, labels, tokenizer)
     assert type(model).__name__ == "BertMeanPoolForSequenceClassification"
-    bare = tmp_path / "bare"
-    shutil.copytree(MINILM, bare, ignore=shutil.ignore_patterns("modules.json", "1_Pooling"))
+    bare = minilm_declaring(tmp_path / "bare", None)
     assert heads.declared_pooling(bare) is None
     assert type(heads.build_classifier(bare, labels, tokenizer)[0]).__name__ == "BertForSequenceClassification"
-    declares_cls = tmp_path / "cls"
-    shutil.copytree(MINILM, declares_cls)
-    modes = json.loads((declares_cls / "1_Pooling" / "config.json").read_text())
+    modes = json.loads((MINILM / "1_Pooling" / "config.json").read_text())
     modes.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
-    (declares_cls / "1_Pooling" / "config.json").write_text(json.dumps(modes))
+    declares_cls = minilm_declaring(tmp_path / "cls", modes)
     assert heads.declared_pooling(declares_cls) == "cls"
     assert type(heads.build_classifier(declares_cls, labels, tokenizer)[0]).__name__ == "BertForSequenceClassification"
     modes.update(pooling_mode_max_tokens=True)  # two modes at once: none that a head could follow
-    (declares_cls / "1_Pooling" / "config.json").write_text(json.dumps(modes))
-    assert heads.declared_pooling(declares_cls) is None
+    assert heads.declared_pooling(minilm_declaring(tmp_path / "two", modes)) is None
 
 
 def test_pooling_must_fit_the_body(tiny_model_dir):

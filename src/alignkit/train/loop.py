@@ -428,10 +428,8 @@ def run(env: Env, task: Task) -> Path:
             if (run_cfg.eval_every and step % run_cfg.eval_every == 0) or step == total:
                 metrics = _evaluate(env, task, train_model, frozen, step, log, progress)
                 # rank 0 decides (metrics computed apart may differ in the last bit): FSDP's gathering is collective
-                best.improves(metrics, step)
-                improved, best.value, best.step = distributed.broadcast_object(
-                    (best.step == step, best.value, best.step)
-                )
+                improved = best.improves(metrics, step)
+                improved, best.value, best.step = distributed.broadcast_object((improved, best.value, best.step))
                 if improved:
                     _write_model_dir(task, model, template, env.run_dir / "best")
                     progress.note(f"best {best.name} so far ({best.value:.4g}): written to {env.run_dir / 'best'}")
